@@ -1,0 +1,1 @@
+"""Networks: ST-GCN, its two-stream variant and the skeleton graphs they convolve over."""

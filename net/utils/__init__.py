@@ -1,0 +1,1 @@
+"""Graph definitions and graph-convolution building blocks."""

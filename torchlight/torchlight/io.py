@@ -1,0 +1,197 @@
+"""IO: the work directory, logging, and saving/loading of results and weights for the processors."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import OrderedDict
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import yaml
+
+from .util import atomic_write, save_pickle
+
+logger = logging.getLogger('st-gcn')
+
+_LOG_FORMAT = '[%(asctime)s] %(message)s'
+_DATE_FORMAT = '%m.%d.%y|%H:%M:%S'
+
+
+def setup_logging(work_dir: str | None, print_log: bool = True, save_log: bool = True,
+                  level: int = logging.INFO) -> None:
+    """Configure the project's loggers once: console and ``work_dir/log.txt``, with timestamps."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, '_st_gcn', False):
+            root.removeHandler(handler)
+            handler.close()
+    formatter = logging.Formatter(_LOG_FORMAT, _DATE_FORMAT)
+    if print_log:
+        console = logging.StreamHandler(sys.stdout)
+        console.setFormatter(formatter)
+        console._st_gcn = True
+        root.addHandler(console)
+    if save_log and work_dir:
+        os.makedirs(work_dir, exist_ok=True)
+        file_handler = logging.FileHandler(os.path.join(work_dir, 'log.txt'), encoding='utf-8')
+        file_handler.setFormatter(formatter)
+        file_handler._st_gcn = True
+        root.addHandler(file_handler)
+    root.setLevel(level)
+
+
+class IO:
+    """Work-directory IO shared by the processors: logs, config, pickles, HDF5 files and weights."""
+
+    def __init__(self, work_dir: str, save_log: bool = True, print_log: bool = True, enabled: bool = True):
+        self.work_dir = work_dir
+        self.save_log = save_log
+        self.print_to_screen = print_log
+        self.enabled = enabled  # False on non-zero ranks of a distributed run: log nothing, write nothing
+        self.cur_time = time.time()
+        self.split_timer: dict[str, float] = {}
+        if enabled:
+            os.makedirs(work_dir, exist_ok=True)
+            setup_logging(work_dir, print_log, save_log)
+
+    # ------------------------------------------------------------ logging
+    def print_log(self, message: str, print_time: bool = True) -> None:
+        if self.enabled:
+            logger.info(message)
+
+    def init_timer(self, *names: str) -> None:
+        self.record_time()
+        self.split_timer = {name: 1e-7 for name in names}
+
+    def check_time(self, name: str) -> None:
+        self.split_timer[name] += self.split_time()
+
+    def record_time(self) -> float:
+        self.cur_time = time.time()
+        return self.cur_time
+
+    def split_time(self) -> float:
+        split = time.time() - self.cur_time
+        self.record_time()
+        return split
+
+    def print_timer(self) -> None:
+        total = sum(self.split_timer.values())
+        shares = ', '.join(f'[{k}]{int(round(v * 100 / total)):02d}%' for k, v in self.split_timer.items())
+        self.print_log(f'Time consumption: {shares}')
+
+    # ------------------------------------------------------------ files
+    def save_arg(self, arg: Mapping[str, Any] | Any, command_line: Iterable[str] | None = None) -> None:
+        """Write the resolved config to ``work_dir/config.yaml`` with the command line as a header comment."""
+        if not self.enabled:
+            return
+        values = dict(vars(arg)) if not isinstance(arg, Mapping) else dict(arg)
+        command = ' '.join(command_line if command_line is not None else sys.argv)
+        with atomic_write(os.path.join(self.work_dir, 'config.yaml'), 'w') as handle:
+            handle.write(f'# command line: {command}\n\n')
+            yaml.safe_dump(_plain(values), handle, default_flow_style=False, sort_keys=True)
+
+    def save_pkl(self, result: Any, filename: str) -> None:
+        if self.enabled:
+            save_pickle(os.path.join(self.work_dir, filename), result)
+
+    def save_h5(self, result: Mapping[str, Any], filename: str) -> None:
+        if not self.enabled:
+            return
+        import h5py
+        with atomic_write(os.path.join(self.work_dir, filename), 'wb') as handle:
+            with h5py.File(handle, 'w') as f:
+                for key, value in result.items():
+                    f[key] = value
+
+    def save_model(self, model, name: str) -> None:
+        """Save the model's state dict (weights only, CPU tensors, no ``module.`` prefix) atomically."""
+        if not self.enabled:
+            return
+        import torch
+        state_dict = model.state_dict()
+        weights = OrderedDict((_strip_module(k), v.detach().cpu()) for k, v in state_dict.items())
+        with atomic_write(os.path.join(self.work_dir, name), 'wb') as handle:
+            torch.save(weights, handle)
+        self.print_log(f'The model has been saved as {os.path.join(self.work_dir, name)}.')
+
+    def load_weights(self, model, weights_path: str, ignore_weights: Iterable[str] | None = None):
+        """Load a state dict strictly; see :func:`load_state_dict_strict`."""
+        load_state_dict_strict(model, weights_path, ignore_weights)
+        self.print_log(f'Load weights from {weights_path}.')
+        return model
+
+
+def _strip_module(key: str) -> str:
+    return key[len('module.'):] if key.startswith('module.') else key
+
+
+def _plain(value: Any) -> Any:
+    """Config values as YAML-safe builtins."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def read_state_dict(weights_path: str) -> OrderedDict:
+    """Read a weights file (``torch.load(weights_only=True)``); a checkpoint dict's ``model`` entry is used."""
+    import torch
+    if not os.path.isfile(weights_path):
+        raise FileNotFoundError(f'{weights_path}: weights file not found (download the published models with '
+                                '`bash tools/get_models.sh`, or give the path of a trained epoch<N>_model.pt)')
+    try:
+        state = torch.load(weights_path, map_location='cpu', weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file; all mean the same to the user
+        raise ValueError(f'{weights_path}: not a loadable PyTorch weights file ({exc.__class__.__name__}: '
+                         f'{str(exc).splitlines()[0] if str(exc) else ""})') from None
+    if isinstance(state, Mapping) and 'model' in state and isinstance(state['model'], Mapping):
+        state = state['model']
+    if not isinstance(state, Mapping):
+        raise ValueError(f'{weights_path}: expected a state dict, found {type(state).__name__}')
+    return OrderedDict((_strip_module(k), v) for k, v in state.items())
+
+
+def load_state_dict_strict(model, weights_path: str, ignore_weights: Iterable[str] | None = None) -> None:
+    """Load ``weights_path`` into ``model``, refusing any partial or mis-shaped load.
+
+    Tolerated silently: a ``module.`` prefix (multi-GPU checkpoints) and absent ``num_batches_tracked`` buffers
+    (checkpoints from older PyTorch). Keys starting with a prefix in ``ignore_weights`` are dropped from the file
+    and may be missing. Anything else missing, unexpected or of the wrong shape raises a ValueError naming the keys.
+    """
+    ignore = tuple(ignore_weights or ())
+    weights = read_state_dict(weights_path)
+    target = model.module if hasattr(model, 'module') else model
+    own = target.state_dict()
+    weights = OrderedDict((k, v) for k, v in weights.items() if not k.startswith(ignore)) if ignore else weights
+    missing = [k for k in own if k not in weights and not k.endswith('num_batches_tracked')
+               and not (ignore and k.startswith(ignore))]
+    unexpected = [k for k in weights if k not in own]
+    mis_shaped = [f'{k} (file {tuple(weights[k].shape)}, model {tuple(own[k].shape)})'
+                  for k in weights if k in own and tuple(weights[k].shape) != tuple(own[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f'missing keys: {_short(missing)}')
+    if unexpected:
+        problems.append(f'unexpected keys: {_short(unexpected)}')
+    if mis_shaped:
+        problems.append(f'mis-shaped keys: {_short(mis_shaped)}')
+    if problems:
+        raise ValueError(f'{weights_path}: does not fit the model ({"; ".join(problems)}); '
+                         'is it a checkpoint of a different model, layout or num_class?')
+    for k in own:
+        if k.endswith('num_batches_tracked') and k not in weights and not (ignore and k.startswith(ignore)):
+            weights[k] = own[k]
+    target.load_state_dict(weights, strict=not ignore)
+
+
+def _short(keys: list[str], limit: int = 6) -> str:
+    shown = ', '.join(keys[:limit])
+    return shown + (f' and {len(keys) - limit} more' if len(keys) > limit else '')
