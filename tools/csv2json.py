@@ -1,0 +1,475 @@
+"""Convert DeepLabCut / SLEAP pose files into Kinetics-skeleton JSON clips for ST-GCN.
+
+Inputs (one of):
+    --input csv_data/                  class folders: csv_data/<class>/*.csv|*.h5
+    --input a.csv b.h5 dir/ --label L  every file (and every pose file in a folder) labelled L
+    --annotations bouts.csv            labelled bouts (file,start_frame,end_frame,label) cut out of
+                                       long recordings; --background L keeps the frames outside bouts
+
+Output: one ``<class>__<recording>__<clip>[__aug<k>].json`` per clip and ``classes.txt`` in
+--output. A file that cannot be converted is listed with the reason at the end and the exit
+code is 1; the other files are still converted.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import logging  # noqa: E402
+import zlib  # noqa: E402
+import contextlib  # noqa: E402
+from collections import deque  # noqa: E402
+from concurrent.futures import Future, ThreadPoolExecutor, wait  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from feeder import dlc_io  # noqa: E402
+from torchlight import atomic_write, run_cli  # noqa: E402
+
+logger = logging.getLogger('csv2json')
+
+AUG_SCALE = (0.97, 1.03)     # random scale range of --augment copies
+AUG_SHIFT_PX = (1.0, 3.0)    # random shift magnitude range (pixels, either sign) of --augment copies
+WRITE_THREADS = 8            # concurrent atomic JSON writes (each waits on fsync, not on the CPU)
+
+
+@dataclass
+class ConvertOptions:
+    """Settings shared by every file of a batch (see ``csv2json.py -h`` for each)."""
+    output: str
+    width: float | None = None
+    height: float | None = None
+    video_dir: str | None = None
+    pcutoff: float = 0.6
+    clip_len: int = 300
+    stride: int = 300
+    augment: int = 0
+    seed: int = 0
+    bodyparts: list[str] | None = None
+    single: str = 'attach'
+
+    def validate(self) -> None:
+        if self.clip_len <= 0:
+            raise ValueError(f'--clip_len must be a positive number of frames, got {self.clip_len}')
+        if self.stride <= 0:
+            raise ValueError(f'--stride must be a positive number of frames, got {self.stride}')
+        if not 0 <= self.pcutoff <= 1:
+            raise ValueError(f'--pcutoff must lie in [0, 1], got {self.pcutoff}')
+        if self.augment < 0:
+            raise ValueError(f'--augment must be 0 or more copies, got {self.augment}')
+        if self.single not in dlc_io.SINGLE_MODES:
+            raise ValueError(f'--single {self.single!r}: choose {" or ".join(dlc_io.SINGLE_MODES)}')
+        if (self.width is None) != (self.height is None):
+            raise ValueError('give both --width and --height (pixels), or neither')
+        if self.width is not None and (self.width <= 0 or self.height <= 0):
+            raise ValueError(f'--width/--height must be positive pixels, got {self.width}x{self.height}')
+
+
+@dataclass
+class Job:
+    """One input file and what to cut out of it.
+
+    ``segments`` lists (start_frame, end_frame inclusive, label); ``None`` means the whole
+    recording with ``label``.
+    """
+    path: str
+    label: str | None = None
+    segments: list[tuple[int, int, str]] | None = None
+
+
+@dataclass
+class BatchResult:
+    converted: dict[str, list[str]] = field(default_factory=dict)   # file -> JSON files written
+    refused: dict[str, str] = field(default_factory=dict)           # file -> reason
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+
+# ------------------------------------------------------------------ one file
+def _segments_for(job: Job, num_frames: int) -> list[tuple[int, int, str]]:
+    if job.segments is None:
+        return [(0, num_frames - 1, job.label)]
+    for start, end, label in job.segments:
+        if end >= num_frames:
+            raise ValueError(f'{job.path}: bout {start}-{end} ({label}) ends after the recording\'s '
+                             f'last frame {num_frames - 1}')
+    if job.label is not None:           # --background: the frames outside every bout
+        return add_background(job, num_frames, job.label)
+    return sorted(job.segments)
+
+
+def _augment_xy(xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random scale (AUG_SCALE) and shift (AUG_SHIFT_PX, either sign) of (T, I, V, 2) pixels."""
+    scale = rng.uniform(*AUG_SCALE)
+    shift = rng.uniform(*AUG_SHIFT_PX, size=2) * rng.choice([-1.0, 1.0], size=2)
+    return (xy * scale + shift).astype(np.float32)
+
+
+def _write_text(path: str, text: str) -> None:
+    with atomic_write(path, 'w') as handle:
+        handle.write(text)
+
+
+def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
+                 writer: ThreadPoolExecutor | None = None) -> list[str]:
+    """Convert one pose file into clip JSONs in ``opts.output``; return the paths written.
+
+    ``writer``: a thread pool for the (atomic, fsync'ed) file writes, so that the waits for the
+    disk overlap; the function returns once every file is written.
+    Raises ValueError / FileNotFoundError (naming the file) when the file cannot be converted.
+    """
+    if writer is None:
+        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as own:
+            return convert_file(job, class_index, opts, own)
+    rec = dlc_io.read_pose_file(job.path, single=opts.single)
+    rec = dlc_io.select_bodyparts(rec, opts.bodyparts)
+    width, height, origin = dlc_io.frame_size(rec, opts.width, opts.height, opts.video_dir)
+    pose, score = dlc_io.normalise(rec, width, height, opts.pcutoff)          # (T, I, V, 2), (T, I, V)
+    segments = _segments_for(job, rec.num_frames)
+
+    plan: list[tuple[str, int, int, int]] = []        # (label, clip index, start, end exclusive)
+    counters: dict[str, int] = {}
+    for seg_start, seg_end, label in segments:
+        windows = dlc_io.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride)
+        if not windows:
+            logger.warning('%s: frames %d-%d (%s) are fewer than half a clip (--clip_len %d); skipped',
+                           job.path, seg_start, seg_end, label, opts.clip_len)
+        for start, end in windows:
+            index = counters.get(label, 0)
+            counters[label] = index + 1
+            plan.append((label, index, seg_start + start, seg_start + end))
+    if not plan:
+        what = (f'the recording has {rec.num_frames} frames' if job.segments is None
+                else f'its {len(segments)} bout(s) are all')
+        raise ValueError(f'{job.path}: no clip to write: {what} shorter than half a clip '
+                         f'({opts.clip_len / 2:g} frames at --clip_len {opts.clip_len}); lower --clip_len')
+
+    os.makedirs(opts.output, exist_ok=True)
+    width_digits = max(4, len(str(max(counters.values()) - 1)))
+    written: list[str] = []
+    pending: deque[Future] = deque()
+
+    def write(path: str, text: str) -> None:
+        pending.append(writer.submit(_write_text, path, text))
+        written.append(path)
+        while len(pending) > 4 * WRITE_THREADS:     # bound the texts held in memory
+            pending.popleft().result()
+
+    source_file = os.path.abspath(job.path)
+    try:
+        for label, index, start, end in plan:
+            base = dlc_io.clip_name(label, rec.name, index, width=width_digits)
+            common = dict(label=label, label_index=class_index[label], bodyparts=rec.bodyparts,
+                          frame_size_wh=(width, height), source_file=source_file,
+                          recording=rec.name, individual_names=rec.individuals, start_frame=start)
+            text = dlc_io.clip_to_json_text(pose[start:end], score[start:end], **common)
+            write(os.path.join(opts.output, base + '.json'), text)
+            if opts.augment:
+                rng = np.random.default_rng([opts.seed, zlib.crc32(base.encode('utf-8'))])
+                for k in range(1, opts.augment + 1):
+                    xy = _augment_xy(rec.xy[start:end], rng)                   # (t, I, V, 2) pixels
+                    aug_pose, aug_score = dlc_io.normalise_xy(xy, rec.score[start:end], width, height,
+                                                              opts.pcutoff, rec.source,
+                                                              warn_outside=False)
+                    text = dlc_io.clip_to_json_text(aug_pose, aug_score, **common)
+                    write(os.path.join(opts.output, dlc_io.clip_name(label, rec.name, index, k,
+                                                                     width_digits) + '.json'), text)
+        while pending:
+            pending.popleft().result()              # re-raises a failed write (e.g. a full disk)
+    except BaseException:
+        for future in pending:                      # leave no clips of a refused file behind
+            future.cancel()
+        wait(pending)
+        for path in written:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        raise
+    logger.info('%s: %d frames, %d individual(s), %d bodyparts, frame %gx%g (%s) -> %d JSON file(s)',
+                job.path, rec.num_frames, len(rec.individuals), len(rec.bodyparts), width, height,
+                origin, len(written))
+    return written
+
+
+def convert_batch(jobs: Sequence[Job], class_index: dict[str, int], opts: ConvertOptions,
+                  progress: bool = True) -> BatchResult:
+    """Convert every job; a file that fails is recorded in ``refused`` and the others go on."""
+    opts.validate()
+    result = BatchResult()
+    seen: dict[tuple[str, str], str] = {}
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as writer:
+        for job in tqdm(jobs, desc='csv2json', unit='file', disable=not progress):
+            _convert_one(job, class_index, opts, writer, seen, result)
+    return result
+
+
+def _convert_one(job: Job, class_index: dict[str, int], opts: ConvertOptions,
+                 writer: ThreadPoolExecutor, seen: dict[tuple[str, str], str],
+                 result: BatchResult) -> None:
+    labels = sorted({job.label} if job.segments is None
+                    else {s[2] for s in job.segments} | ({job.label} if job.label else set()))
+    recording = os.path.splitext(os.path.basename(job.path))[0]
+    clash = [seen[(label, recording)] for label in labels if (label, recording) in seen]
+    if clash:
+        result.refused[job.path] = (f'same recording name {recording!r} and class as {clash[0]}; '
+                                    'its clips would overwrite those (rename one file)')
+        return
+    try:
+        result.converted[job.path] = convert_file(job, class_index, opts, writer)
+    except (ValueError, OSError, KeyError) as exc:
+        reason = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        result.refused[job.path] = reason
+        logger.debug('refused %s', job.path, exc_info=True)
+        return
+    for label in labels:
+        seen[(label, recording)] = job.path
+
+
+# ------------------------------------------------------------------ gathering inputs
+def _pose_files(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if not f.startswith('.') and os.path.splitext(f)[1].lower() in dlc_io.POSE_EXTENSIONS
+                  and os.path.isfile(os.path.join(folder, f)))
+
+
+def jobs_from_class_folders(inputs: Sequence[str]) -> list[Job]:
+    """Jobs from ``<input>/<class>/*.csv|*.h5`` folders (the class is the subfolder name)."""
+    jobs = []
+    for root in inputs:
+        if not os.path.isdir(root):
+            raise FileNotFoundError(f'{root}: not a folder; without --label, --input must be a folder '
+                                    'of class subfolders (<input>/<class>/*.csv)')
+        for entry in sorted(os.listdir(root)):
+            folder = os.path.join(root, entry)
+            if entry.startswith('.') or not os.path.isdir(folder):
+                continue
+            files = _pose_files(folder)
+            if files:
+                label = dlc_io.check_label(entry, f'folder {folder}')
+                jobs.extend(Job(path=f, label=label) for f in files)
+        loose = _pose_files(root)
+        if loose:
+            logger.warning('%s: %d pose file(s) outside a class folder ignored (use --label to convert '
+                           'them)', root, len(loose))
+    if not jobs:
+        raise ValueError(f'no class subfolders holding .csv/.h5 files in {", ".join(inputs)}; put files '
+                         'in <input>/<class>/ or give --label NAME')
+    return jobs
+
+
+def jobs_from_label(inputs: Sequence[str], label: str) -> list[Job]:
+    """Jobs for files (and the pose files of folders) all labelled ``label``."""
+    label = dlc_io.check_label(label, '--label')
+    jobs = []
+    for item in inputs:
+        if os.path.isdir(item):
+            files = _pose_files(item)
+            if not files:
+                raise ValueError(f'{item}: folder holds no .csv/.h5 files')
+            jobs.extend(Job(path=f, label=label) for f in files)
+        else:
+            jobs.append(Job(path=item, label=label))   # a missing file is refused in the batch
+    return jobs
+
+
+def read_annotations(path: str, base_dir: str | None = None,
+                     background: str | None = None) -> list[Job]:
+    """Jobs from a bouts CSV with columns ``file,start_frame,end_frame,label``.
+
+    Frames are numbered from 0 (the rows of the pose file); ``end_frame`` is inclusive. ``file``
+    is taken relative to ``base_dir`` (default: the CSV's folder) unless absolute. With
+    ``background``, the frames of each file outside every bout become bouts of that label
+    (their extent is only known once the file is read, so they are added in :func:`convert_file`).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: no such annotations file')
+    base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
+    required = ['file', 'start_frame', 'end_frame', 'label']
+    bouts: dict[str, list[tuple[int, int, str]]] = {}
+    with open(path, 'r', encoding='utf-8-sig', newline='') as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in fields]
+        if missing:
+            raise ValueError(f'{path}: missing column(s) {", ".join(missing)}; the header must be '
+                             f'{",".join(required)} (found {",".join(fields) or "nothing"})')
+        for line, row in enumerate(reader, start=2):
+            row = {(k or '').strip(): (v or '').strip() for k, v in row.items()}
+            try:
+                start, end = int(row['start_frame']), int(row['end_frame'])
+            except ValueError:
+                raise ValueError(f'{path}: line {line}: start_frame/end_frame must be whole frame '
+                                 f'numbers, got {row["start_frame"]!r}, {row["end_frame"]!r}') from None
+            if start < 0 or end < start:
+                raise ValueError(f'{path}: line {line}: need 0 <= start_frame <= end_frame, got '
+                                 f'{start}, {end}')
+            label = dlc_io.check_label(row['label'], f'{path} line {line}')
+            file = row['file']
+            if not file:
+                raise ValueError(f'{path}: line {line}: empty "file" cell')
+            full = file if os.path.isabs(file) else os.path.join(base_dir, file)
+            bouts.setdefault(os.path.normpath(full), []).append((start, end, label))
+    if not bouts:
+        raise ValueError(f'{path}: lists no bouts')
+    return [Job(path=f, segments=segs, label=background) for f, segs in bouts.items()]
+
+
+def add_background(job: Job, num_frames: int, label: str) -> list[tuple[int, int, str]]:
+    """The job's bouts plus ``label`` bouts for every run of frames outside all bouts."""
+    covered = np.zeros(num_frames + 1, dtype=bool)
+    for start, end, _ in job.segments:
+        covered[start:min(end, num_frames - 1) + 1] = True
+    covered[num_frames] = True
+    segments = list(job.segments)
+    change = np.flatnonzero(np.diff(np.concatenate([[True], covered]).astype(np.int8)))
+    # change marks frames where coverage flips: pairs (start of gap, start of next covered run)
+    for gap_start, gap_end in zip(change[::2], change[1::2]):
+        segments.append((int(gap_start), int(gap_end) - 1, label))
+    return sorted(segments)
+
+
+def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str) -> list[str]:
+    """Class order (label_index): ``classes_file``; else the output's existing classes.txt with
+    new classes appended; else the sorted class names."""
+    labels = sorted(set(labels))
+    if classes_file:
+        classes = dlc_io.read_classes(classes_file)
+        unknown = [l for l in labels if l not in classes]
+        if unknown:
+            raise ValueError(f'{classes_file}: does not list class(es) {", ".join(unknown)} '
+                             f'(it lists {", ".join(classes)})')
+        return classes
+    existing = os.path.join(output, 'classes.txt')
+    if os.path.isfile(existing):
+        classes = dlc_io.read_classes(existing)
+        new = [l for l in labels if l not in classes]
+        if new:
+            logger.warning('%s: appending new class(es) %s after the existing ones', existing,
+                           ', '.join(new))
+        return classes + new
+    return labels
+
+
+# ------------------------------------------------------------------ command line
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog='csv2json.py',
+        description='Convert DeepLabCut CSV/.h5 (single- or multi-animal) and SLEAP analysis .h5 '
+                    'pose files into Kinetics-skeleton JSON clips for ST-GCN.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    src = parser.add_argument_group('input')
+    src.add_argument('--input', nargs='+', metavar='PATH',
+                     help='a folder of class subfolders (<input>/<class>/*.csv|*.h5); with --label, '
+                          'pose files or folders of them; with --annotations, the folder the bout '
+                          'file names are relative to (default: the annotations file\'s folder)')
+    src.add_argument('--label', metavar='NAME', help='class name for every --input file')
+    src.add_argument('--annotations', metavar='CSV',
+                     help='bouts to cut out: a CSV with columns file,start_frame,end_frame,label '
+                          '(frames from 0, end inclusive)')
+    src.add_argument('--background', metavar='LABEL',
+                     help='with --annotations: also convert the frames outside every bout, as LABEL '
+                          '(default: skip them)')
+    parser.add_argument('--output', required=True, metavar='DIR', help='folder for the JSON clips and classes.txt')
+    size = parser.add_argument_group('frame size (coordinates are divided by it)')
+    size.add_argument('--width', type=float, help='frame width in pixels (with --height)')
+    size.add_argument('--height', type=float, help='frame height in pixels (with --width)')
+    size.add_argument('--video_dir', metavar='DIR',
+                      help='folder of the videos: each file\'s frame size is read from the video of '
+                           'the same name with OpenCV; without --width/--height or a video, the '
+                           'coordinate range is used (with a warning)')
+    parser.add_argument('--pcutoff', type=float, default=0.6,
+                        help='likelihood below which a point is masked (pose 0,0, score 0); in [0, 1]')
+    parser.add_argument('--clip_len', type=int, default=300, help='frames per clip')
+    parser.add_argument('--stride', type=int, default=300,
+                        help='frames between clip starts; the last partial clip is kept if it has '
+                             'at least clip_len/2 frames')
+    parser.add_argument('--augment', type=int, default=0, metavar='N',
+                        help=f'extra copies per clip, each with a random scale in {AUG_SCALE} and a '
+                             f'random shift of {AUG_SHIFT_PX} pixels per axis')
+    parser.add_argument('--seed', type=int, default=0, help='random seed of --augment')
+    nodes = parser.add_mutually_exclusive_group()
+    nodes.add_argument('--bodyparts', nargs='+', metavar='NAME',
+                       help='bodyparts to keep, in graph node order (default: the file\'s order)')
+    nodes.add_argument('--dlc_config', metavar='YAML',
+                       help='take the bodypart order from a DeepLabCut config.yaml (bodyparts, or '
+                            'multianimalbodyparts + uniquebodyparts for maDLC)')
+    parser.add_argument('--classes', metavar='TXT',
+                        help='class names one per line, in label_index order (default: the output\'s '
+                             'classes.txt extended with new names, or the sorted class names)')
+    parser.add_argument('--single', choices=dlc_io.SINGLE_MODES, default='attach',
+                        help='maDLC "single" block of unique bodyparts: attach to every individual '
+                             'or drop')
+    parser.add_argument('--log_level', default='INFO', choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
+                        help='logging verbosity')
+    args = parser.parse_args(argv)
+    if args.annotations is None and not args.input:
+        parser.error('give --input (class folders, or files with --label) or --annotations')
+    if args.annotations is not None and args.label is not None:
+        parser.error('--label and --annotations exclude each other (bouts carry their own labels)')
+    if args.background is not None and args.annotations is None:
+        parser.error('--background needs --annotations')
+    if args.annotations is not None and args.input and len(args.input) > 1:
+        parser.error('with --annotations, --input is one folder (where the bout file names are)')
+    return args
+
+
+def build_jobs(args: argparse.Namespace) -> list[Job]:
+    if args.annotations is not None:
+        base = args.input[0] if args.input else None
+        return read_annotations(args.annotations, base, args.background)
+    if args.label is not None:
+        return jobs_from_label(args.input, args.label)
+    return jobs_from_class_folders(args.input)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format='%(levelname)s %(name)s: %(message)s')
+    bodyparts = args.bodyparts
+    if args.dlc_config:
+        bodyparts = dlc_io.bodyparts_from_dlc_config(args.dlc_config,
+                                                     include_unique=args.single == 'attach')
+    opts = ConvertOptions(output=args.output, width=args.width, height=args.height,
+                          video_dir=args.video_dir, pcutoff=args.pcutoff, clip_len=args.clip_len,
+                          stride=args.stride, augment=args.augment, seed=args.seed,
+                          bodyparts=bodyparts, single=args.single)
+    opts.validate()
+    if args.background is not None:
+        dlc_io.check_label(args.background, '--background')
+    jobs = build_jobs(args)
+    labels = [l for job in jobs for l in
+              ([job.label] if job.segments is None else [s[2] for s in job.segments])]
+    if args.background is not None:
+        labels.append(args.background)
+    classes = resolve_classes(labels, args.classes, args.output)
+    os.makedirs(args.output, exist_ok=True)
+    with atomic_write(os.path.join(args.output, 'classes.txt'), 'w') as handle:
+        handle.write(''.join(c + '\n' for c in classes))
+    result = convert_batch(jobs, {c: i for i, c in enumerate(classes)}, opts)
+    print(format_summary(result, args.output))
+    return 0 if result.ok else 1
+
+
+def format_summary(result: BatchResult, output: str) -> str:
+    n_json = sum(len(v) for v in result.converted.values())
+    lines = [f'converted {len(result.converted)} file(s) into {n_json} JSON clip(s) in {output}']
+    for path, written in result.converted.items():
+        lines.append(f'  ok       {path}: {len(written)} JSON file(s)')
+    if result.refused:
+        lines.append(f'refused {len(result.refused)} file(s):')
+        for path, reason in result.refused.items():
+            shown = reason[len(path) + 2:] if reason.startswith(path + ': ') else reason
+            lines.append(f'  REFUSED  {path}: {shown}')
+    return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+    run_cli(main)
