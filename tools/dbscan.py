@@ -183,12 +183,16 @@ def knee_value(curve: np.ndarray) -> float:
 def auto_eps(X: np.ndarray, k: int) -> tuple[float, np.ndarray]:
     """eps at the knee of the sorted k-distance curve of ``X`` (N, D); returns ``(eps, kdist_sorted)``."""
     kdist_sorted = np.sort(k_distances(X, k))
+    return _eps_at_knee(kdist_sorted), kdist_sorted
+
+
+def _eps_at_knee(kdist_sorted: np.ndarray) -> float:
     eps = knee_value(kdist_sorted)
     if eps <= 0:
         positive = kdist_sorted[kdist_sorted > 0]
         eps = float(positive.min()) if positive.size else 1e-6
         logger.warning('the knee of the k-distance curve is 0 (duplicate vectors); using eps = %.4g', eps)
-    return eps, kdist_sorted
+    return eps
 
 
 @dataclass
@@ -256,7 +260,7 @@ def cluster(X: np.ndarray, eps: float | str = 'auto', min_samples: int = 5, pca:
     kdist = k_distances(Z, min_samples)
     kdist_sorted = np.sort(kdist)
     if eps == 'auto':
-        eps_value, _ = auto_eps(Z, min_samples)
+        eps_value = _eps_at_knee(kdist_sorted)      # the same curve auto_eps(Z, min_samples) computes
         mode = 'auto'
     else:
         eps_value, mode = float(eps), 'given'
