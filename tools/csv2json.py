@@ -37,7 +37,8 @@ logger = logging.getLogger('csv2json')
 
 AUG_SCALE = (0.97, 1.03)     # random scale range of --augment copies
 AUG_SHIFT_PX = (1.0, 3.0)    # random shift magnitude range (pixels, either sign) of --augment copies
-WRITE_THREADS = 8            # concurrent atomic JSON writes (each waits on fsync, not on the CPU)
+WRITE_THREADS = 4            # concurrent atomic JSON writes (each waits on fsync, not on the CPU)
+WRITE_BATCH = 16             # JSON files handed to a writer thread at once
 
 
 @dataclass
@@ -114,9 +115,11 @@ def _augment_xy(xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (xy * scale + shift).astype(np.float32)
 
 
-def _write_text(path: str, text: str) -> None:
-    with atomic_write(path, 'w') as handle:
-        handle.write(text)
+def _write_texts(items: Sequence[tuple[str, str]]) -> None:
+    """Write (path, text) pairs, each atomically."""
+    for path, text in items:
+        with atomic_write(path, 'w') as handle:
+            handle.write(text)
 
 
 def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
@@ -157,12 +160,20 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
     width_digits = max(4, len(str(max(counters.values()) - 1)))
     written: list[str] = []
     pending: deque[Future] = deque()
+    batch: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        if batch:
+            pending.append(writer.submit(_write_texts, list(batch)))
+            batch.clear()
+        while len(pending) > 2 * WRITE_THREADS:     # bound the texts held in memory
+            pending.popleft().result()
 
     def write(path: str, text: str) -> None:
-        pending.append(writer.submit(_write_text, path, text))
+        batch.append((path, text))
         written.append(path)
-        while len(pending) > 4 * WRITE_THREADS:     # bound the texts held in memory
-            pending.popleft().result()
+        if len(batch) >= WRITE_BATCH:               # one hand-over per batch, not per file
+            flush()
 
     source_file = os.path.abspath(job.path)
     try:
@@ -183,6 +194,7 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
                     text = dlc_io.clip_to_json_text(aug_pose, aug_score, **common)
                     write(os.path.join(opts.output, dlc_io.clip_name(label, rec.name, index, k,
                                                                      width_digits) + '.json'), text)
+        flush()
         while pending:
             pending.popleft().result()              # re-raises a failed write (e.g. a full disk)
     except BaseException:
@@ -359,12 +371,22 @@ def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str
 
 
 # ------------------------------------------------------------------ command line
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows '(default: X)' only where there is a default and the help does not describe it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ''
+        if action.default is None or action.default is False or 'default' in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='csv2json.py',
         description='Convert DeepLabCut CSV/.h5 (single- or multi-animal) and SLEAP analysis .h5 '
                     'pose files into Kinetics-skeleton JSON clips for ST-GCN.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     src = parser.add_argument_group('input')
     src.add_argument('--input', nargs='+', metavar='PATH',
                      help='a folder of class subfolders (<input>/<class>/*.csv|*.h5); with --label, '
