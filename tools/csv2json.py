@@ -71,6 +71,8 @@ class ConvertOptions:
             raise ValueError('give both --width and --height (pixels), or neither')
         if self.width is not None and (self.width <= 0 or self.height <= 0):
             raise ValueError(f'--width/--height must be positive pixels, got {self.width}x{self.height}')
+        if self.video_dir is not None and not os.path.isdir(self.video_dir):
+            raise FileNotFoundError(f'{self.video_dir}: --video_dir is not a folder')
 
 
 @dataclass
