@@ -3,7 +3,8 @@
 
 The skeleton is drawn with its layout's edges on a plain white background; masked joints (score 0, or
 x = y = 0) are left out, with their edges; the label and the frame number sit in the top-left corner.
-The output format follows the ``--out`` extension: ``.gif`` (imageio) or ``.mp4`` (OpenCV, mp4v).
+The output format follows the ``--out`` extension: ``.gif`` (Pillow, one shared palette) or ``.mp4``
+(OpenCV, mp4v).
 
 Examples::
 
@@ -310,15 +311,29 @@ def output_format(path: str) -> str:
     return ext
 
 
+def _shared_palette(frames: Sequence[np.ndarray], colours: int = 64):
+    """Pillow palette images of ``frames`` sharing one palette fitted to a few of them.
+
+    imageio's GIF writer (Pillow underneath) fits a palette to every frame: about 8x slower on these
+    drawings, and the colours flicker from frame to frame. One palette, no dithering, avoids both.
+    """
+    from PIL import Image
+    step = max(1, len(frames) // 8)
+    palette = Image.fromarray(np.concatenate(list(frames[::step]))).quantize(colors=colours,
+                                                                           method=Image.Quantize.MAXCOVERAGE)
+    return [Image.fromarray(frame).quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
+
+
 def write_animation(path: str, frames: Sequence[np.ndarray], fps: float = 15) -> None:
-    """Write RGB frames as an animated GIF (imageio) or MP4 (OpenCV mp4v), atomically."""
+    """Write RGB frames as an animated GIF (Pillow, shared palette) or MP4 (OpenCV mp4v), atomically."""
     fmt = output_format(path)
     if not frames:
         raise ValueError(f'{path}: no frames to write')
     if fmt == 'gif':
-        import imageio.v3 as iio
+        images = _shared_palette(frames)
         with atomic_write(path, 'wb') as handle:
-            iio.imwrite(handle, np.stack(frames), extension='.gif', duration=1000.0 / fps, loop=0)
+            images[0].save(handle, format='GIF', save_all=True, append_images=images[1:],
+                           duration=1000.0 / fps, loop=0)
         return
     import cv2
     height, width = frames[0].shape[:2]

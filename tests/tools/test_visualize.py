@@ -56,6 +56,9 @@ def test_json_clip_has_one_frame_per_entry(tmp_path, ext):
     if ext == 'gif':
         back = iio.imread(out, index=None)
         assert back.shape == (9, SIZE, SIZE, 3)
+        # one shared palette: the background stays exactly white and the drawing close to the original
+        assert (back[:, -1, -1] == 255).all()
+        assert np.abs(back.astype(int) - np.stack(frames)).mean() < 2
     else:
         assert count_video_frames(out) == 9
     assert clip.frame_numbers == list(range(1, 10))
