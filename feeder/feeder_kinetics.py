@@ -21,6 +21,11 @@ import torch.utils.data
 
 from . import tools
 
+try:  # optional: parses a clip about 5x faster than the json module; same values
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
 logger = logging.getLogger(__name__)
 
 CLIP_SUFFIX = '.json'
@@ -28,11 +33,19 @@ CLIP_SUFFIX = '.json'
 
 # ---------------------------------------------------------------- reading one clip
 def _load_json(path: str) -> Any:
+    """Parse a JSON file (with orjson when installed); ValueError naming the file if it is not JSON."""
     try:
         with open(path, 'rb') as handle:
-            return json.loads(handle.read())
+            raw = handle.read()
     except FileNotFoundError:
         raise FileNotFoundError(f'{path}: no such file') from None
+    if _orjson is not None:
+        try:
+            return _orjson.loads(raw)
+        except _orjson.JSONDecodeError:
+            pass  # the json module reads NaN/Infinity, which orjson refuses, and words the error
+    try:
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f'{path}: not valid JSON ({exc})') from None
 
@@ -142,8 +155,8 @@ def read_skeleton_json(path: str | os.PathLike, max_frame: int = 300, num_person
     data[1][missing] = 0
 
     # per frame, persons by decreasing summed score; keep the best num_person_out
-    sort_index = (-data[2].sum(axis=1)).argsort(axis=1)  # (T, M_in)
-    data = np.take_along_axis(data, sort_index[None, :, None, :], axis=3)[:, :, :, :num_person_out]
+    sort_index = (-data[2].sum(axis=1)).argsort(axis=1)[:, :num_person_out]  # (T, M_out)
+    data = np.take_along_axis(data, sort_index[None, :, None, :], axis=3)        # (3, T, V, M_out)
 
     label_index = clip.get('label_index') if isinstance(clip, dict) else None
     if label_index is not None and (not isinstance(label_index, int) or isinstance(label_index, bool)):

@@ -131,3 +131,22 @@ def test_feeder_errors_name_the_clip(tmp_path):
         Feeder_kinetics(folder, label_path, max_frame=4)[0]
     with pytest.raises(FileNotFoundError, match='nowhere'):
         Feeder_kinetics(str(tmp_path / 'nowhere'), label_path)
+
+
+
+def test_the_json_module_and_orjson_read_the_same_values(tmp_path, monkeypatch):
+    from feeder import feeder_kinetics
+    rng = np.random.default_rng(0)
+    frames = [{'frame_index': t, 'skeleton': [_skeleton(rng.uniform(0, 1, (3, 2)).round(5).tolist(),
+                                                        rng.uniform(0, 1, 3).tolist())]} for t in range(4)]
+    path = _write(tmp_path / 'a.json', frames)
+    default, _ = read_skeleton_json(path, max_frame=4)
+    monkeypatch.setattr(feeder_kinetics, '_orjson', None)
+    plain, _ = read_skeleton_json(path, max_frame=4)
+    assert default.tobytes() == plain.tobytes()
+    # NaN is not JSON; the json module reads it (orjson would refuse): the same as the original
+    nan_path = tmp_path / 'nan.json'
+    nan_path.write_text('{"data": [{"frame_index": 0, "skeleton": [{"pose": [NaN, 0.5], "score": [0.0]}]}]}')
+    monkeypatch.undo()
+    data, _ = read_skeleton_json(str(nan_path), max_frame=1)
+    assert data[0, 0, 0, 0] == 0.0  # score 0 masks the NaN x
