@@ -100,7 +100,8 @@ class Kinematics:
     bend: np.ndarray  # body curvature, 1 / reference pixel (positive: C-shape open to the animal's right)
     head_yaw: np.ndarray  # radians, head rotated about the neck
     head_pitch: np.ndarray  # 1 = level head; < 1 foreshortens the head along its axis
-    front: np.ndarray  # 1 = normal; < 1 foreshortens the front body (rearing, hunching)
+    front: np.ndarray  # 1 = normal; < 1 foreshortens the front body about the spine point (hunching)
+    lift: np.ndarray  # 0 = on four paws; > 0 foreshortens the body in front of the hips by this fraction (rearing)
     front_width: np.ndarray  # lateral scale of the front body (closer to the camera when rearing)
     width: np.ndarray  # lateral scale of the whole body (breathing)
     paws: np.ndarray  # (T, 4, 2) offsets of left/right fore/hind paws, reference pixels, animal frame
@@ -114,7 +115,7 @@ class Kinematics:
         """An animal standing still at (cx, cy), facing ``heading``; behaviours edit the fields they move."""
         ones = np.ones(n_frames)
         return cls(cx=cx * ones, cy=cy * ones, heading=heading * ones, bend=np.zeros(n_frames),
-                   head_yaw=np.zeros(n_frames), head_pitch=ones.copy(), front=ones.copy(),
+                   head_yaw=np.zeros(n_frames), head_pitch=ones.copy(), front=ones.copy(), lift=np.zeros(n_frames),
                    front_width=ones.copy(), width=ones.copy(), paws=np.zeros((n_frames, 4, 2)),
                    tail=np.zeros((n_frames, 2)), tail_length=ones.copy(),
                    jitter=np.zeros((n_frames, len(BODYPARTS), 2)), occlusion=np.ones(len(BODYPARTS)))
@@ -206,8 +207,8 @@ def _walking(k: Kinematics, rng: np.random.Generator, fps: float, box: tuple[flo
 
 def _rearing(k: Kinematics, rng: np.random.Generator, fps: float, box: tuple[float, float, float, float],
              scale: float) -> None:
-    """Rises and comes down again every 1.5 to 3.5 s: front body foreshortened towards the hind body, forepaws lifted
-    to the chest, head scanning while up."""
+    """Rises and comes down again every 1.5 to 3.5 s: the body in front of the hips foreshortened by 40 to 60 %
+    towards them (seen from above), forepaws lifted to the chest, head scanning while up."""
     n = len(k.cx)
     durations = [(rng.uniform(0.3, 0.8), 0.0), (rng.uniform(0.25, 0.45), None), (rng.uniform(0.5, 1.3), 1.0),
                  (rng.uniform(0.25, 0.4), None)]
@@ -231,9 +232,9 @@ def _rearing(k: Kinematics, rng: np.random.Generator, fps: float, box: tuple[flo
             if i >= n:
                 break
         cycle += 1
-    depth = rng.uniform(0.35, 0.55) * (1.0 + 0.1 * _ou(rng, n, fps, 1.0, 2.0))
-    k.front[:] = 1.0 - depth * rise
-    k.front_width[:] = 1.0 + 0.15 * rise
+    depth = rng.uniform(0.4, 0.6) * (1.0 + 0.1 * _ou(rng, n, fps, 1.0, 2.0))
+    k.lift[:] = depth * rise
+    k.front_width[:] = 1.0 + 0.2 * rise
     k.head_pitch[:] = 1.0 - 0.25 * rise
     k.head_yaw[:] = rise * 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 1.2) * np.arange(n) / fps
                                         + rng.uniform(0, 2 * np.pi)) + _ou(rng, n, fps, 0.1, 0.6)
@@ -405,6 +406,9 @@ def pose_from_kinematics(k: Kinematics, animal: Animal) -> np.ndarray:
     front[:, :, 0] *= k.front[:, None]
     front[:, :, 1] *= k.front_width[:, None]
     p[:, FRONT] = front
+    upper = FRONT + [SPINE]  # rearing: everything in front of the hips is seen foreshortened from above
+    hips = animal.pose[LHIND, 0]
+    p[:, upper, 0] = hips + (p[:, upper, 0] - hips) * (1.0 - k.lift[:, None])
     # head: pitch foreshortens it along its axis, yaw turns it about the neck
     head = p[:, HEAD] - p[:, [NECK]]  # (T, 3, 2)
     head[:, :, 0] *= k.head_pitch[:, None]

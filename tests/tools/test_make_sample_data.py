@@ -135,9 +135,9 @@ def _recordings(behaviour: str, n: int = 3, frames: int = 300) -> list[np.ndarra
 
 
 def _displacement_per_second(data: np.ndarray) -> float:
-    """Median distance the spine point moves in one second, pixels."""
+    """Median distance the hindquarters (tail base) move in one second, pixels (the spine point moves in rearing)."""
     lag = int(FPS)
-    return float(np.median(np.linalg.norm(data[lag:, msd.SPINE, :2] - data[:-lag, msd.SPINE, :2], axis=-1)))
+    return float(np.median(np.linalg.norm(data[lag:, msd.TBASE, :2] - data[:-lag, msd.TBASE, :2], axis=-1)))
 
 
 def _turn_per_second(data: np.ndarray) -> float:
