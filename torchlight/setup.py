@@ -1,8 +1,11 @@
-from setuptools import find_packages, setup
+"""Installs the torchlight package from this folder (requirements.txt does it: `-e ./torchlight`)."""
+from setuptools import setup
 
 setup(
     name='torchlight',
     version='1.0',
     description='IO, logging and small utilities shared by the st-gcn processors',
-    packages=find_packages(),
+    packages=['torchlight'],
+    package_dir={'torchlight': '.'},
+    py_modules=[],
 )

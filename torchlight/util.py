@@ -103,6 +103,9 @@ def atomic_write(path: str | os.PathLike, mode: str = 'wb') -> Iterator[Any]:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; follow the umask like open() does
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle

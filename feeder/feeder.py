@@ -1,0 +1,97 @@
+"""Feeder over preprocessed arrays: an (N, C, T, V, M) float32 `.npy` and a `(sample_names, labels)` `.pkl`."""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+
+from torchlight import safe_load_pickle
+
+from . import tools
+
+logger = logging.getLogger(__name__)
+
+_CHECK_CHUNK = 256  # samples scanned at a time when checking the data for NaN/inf
+
+
+class Feeder(torch.utils.data.Dataset):
+    """Skeleton clips from a `.npy` array with labels from a `.pkl`.
+
+    Args:
+        data_path: `.npy` of shape (N, C, T, V, M), float32.
+        label_path: `.pkl` holding `(sample_names, labels)`; read with a restricted unpickler.
+        random_choose: take a random window of `window_size` frames.
+        random_shift: pad the clip with zeros at a random position in time.
+        random_move: random rotation, scaling and translation over time.
+        window_size: frames per sample (-1 keeps T); with random_choose off, shorter clips are zero-padded.
+        debug: use only the first 100 samples.
+        mmap: memory-map the `.npy` instead of reading it into memory.
+        check_finite: refuse data holding NaN or inf, naming the first bad sample.
+
+    Each item is (data float32 (C, T', V, M), label int).
+    """
+
+    def __init__(self, data_path: str, label_path: str, random_choose: bool = False, random_shift: bool = False,
+                 random_move: bool = False, window_size: int = -1, debug: bool = False, mmap: bool = True,
+                 check_finite: bool = True):
+        self.data_path = data_path
+        self.label_path = label_path
+        self.random_choose = random_choose
+        self.random_shift = random_shift
+        self.random_move = random_move
+        self.window_size = window_size
+        self.debug = debug
+        self.load_data(mmap)
+        if check_finite:
+            self.check_finite()
+
+    def load_data(self, mmap: bool) -> None:
+        labels = safe_load_pickle(self.label_path)
+        if not (isinstance(labels, (tuple, list)) and len(labels) == 2):
+            raise ValueError(f'{self.label_path}: expected a pickled (sample_names, labels) pair')
+        self.sample_name = [str(name) for name in labels[0]]
+        self.label = [int(label) for label in labels[1]]
+        if not os.path.isfile(self.data_path):
+            raise FileNotFoundError(f'{self.data_path}: data file not found')
+        try:
+            self.data = np.load(self.data_path, mmap_mode='r' if mmap else None, allow_pickle=False)
+        except ValueError as exc:
+            raise ValueError(f'{self.data_path}: not a readable .npy array ({exc})') from None
+        if self.data.ndim != 5:
+            raise ValueError(f'{self.data_path}: expected an array (N, C, T, V, M), got shape {self.data.shape}')
+        if len(self.sample_name) != len(self.label):
+            raise ValueError(f'{self.label_path}: {len(self.sample_name)} sample names but {len(self.label)} labels')
+        if len(self.label) != len(self.data):
+            raise ValueError(f'{self.label_path} has {len(self.label)} labels but {self.data_path} has '
+                             f'{len(self.data)} samples')
+        if self.debug:
+            self.label = self.label[:100]
+            self.data = self.data[:100]
+            self.sample_name = self.sample_name[:100]
+        self.N, self.C, self.T, self.V, self.M = self.data.shape
+
+    def check_finite(self) -> None:
+        for start in range(0, len(self.data), _CHECK_CHUNK):
+            chunk = np.asarray(self.data[start:start + _CHECK_CHUNK])
+            finite = np.isfinite(chunk.reshape(len(chunk), -1)).all(axis=1)
+            if not finite.all():
+                bad = start + int(np.argmin(finite))
+                raise ValueError(f'{self.data_path}: sample {bad} ({self.sample_name[bad]}) holds NaN or inf')
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        data_numpy = np.array(self.data[index], dtype=np.float32)  # (C, T, V, M), a copy
+        label = self.label[index]
+        if self.random_shift:
+            data_numpy = tools.random_shift(data_numpy)
+        if self.random_choose:
+            data_numpy = tools.random_choose(data_numpy, self.window_size)
+        elif self.window_size > 0:
+            data_numpy = tools.auto_pading(data_numpy, self.window_size)
+        if self.random_move:
+            data_numpy = tools.random_move(data_numpy)
+        return data_numpy, label

@@ -1,0 +1,1 @@
+"""Processors: the run loops (train, test, extract, demo) behind main.py's subcommands."""

@@ -1,0 +1,135 @@
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+import main as main_module
+from conftest import ROOT
+from processor.io import ConfigError
+from processor.recognition import REC_Processor
+
+RAT_MODEL = ['--model', 'net.st_gcn.Model', '--model_args', 'in_channels=3', 'num_class=4',
+             "graph_args={'layout': 'rat', 'strategy': 'spatial'}"]
+
+
+def _feeder_args(dataset):
+    return ['--train_feeder_args', f'data_path={dataset["train"][0]}', f'label_path={dataset["train"][1]}',
+            '--test_feeder_args', f'data_path={dataset["val"][0]}', f'label_path={dataset["val"][1]}']
+
+
+def test_short_training_learns_and_writes_outputs(tmp_path, separable_dataset):
+    work = tmp_path / 'work'
+    argv = ['recognition', '-w', str(work), *RAT_MODEL, *_feeder_args(separable_dataset),
+            '--num_epoch', '10', '--batch_size', '8', '--test_batch_size', '16', '--base_lr', '0.003',
+            '--step', '9', '--save_interval', '5', '--eval_interval', '5', '--num_worker', '0',
+            '--save_result', 'true', '--seed', '3', '--show_topk', '1']
+    assert main_module.main(argv) == 0
+    for name in ('epoch5_model.pt', 'epoch10_model.pt', 'log.txt', 'config.yaml', 'test_result.pkl'):
+        assert (work / name).is_file(), name
+    log = (work / 'log.txt').read_text()
+    top1 = float(log.strip().split('Top1: ')[-1].split('%')[0])
+    assert top1 >= 75.0, log[-2000:]  # chance is 25%
+    with open(work / 'test_result.pkl', 'rb') as handle:
+        result = pickle.load(handle)
+    assert len(result) == 32 and result['val_0000'].shape == (4,)
+    header = (work / 'config.yaml').read_text().splitlines()[0]
+    assert header.startswith('# command line: main.py recognition -w')
+    config = yaml.safe_load((work / 'config.yaml').read_text())
+    assert config['model_args']['graph_args'] == {'layout': 'rat', 'strategy': 'spatial'}
+    state = torch.load(work / 'epoch10_model.pt', weights_only=True)
+    assert 'fcn.weight' in state and not any(k.startswith('module.') for k in state)
+
+
+def _write_config(path, **values):
+    path.write_text(yaml.safe_dump(values))
+    return str(path)
+
+
+def test_command_line_beats_config_beats_default(tmp_path, separable_dataset):
+    config = _write_config(tmp_path / 'c.yaml', base_lr=0.2, batch_size=8, model='net.st_gcn.Model',
+                           model_args={'in_channels': 3, 'num_class': 4, 'dropout': 0.3,
+                                       'graph_args': {'layout': 'rat', 'strategy': 'spatial'}},
+                           train_feeder_args={'data_path': separable_dataset['train'][0],
+                                              'label_path': separable_dataset['train'][1]},
+                           test_feeder_args={'data_path': separable_dataset['val'][0],
+                                             'label_path': 'overridden.pkl'})
+    processor = REC_Processor(['-c', config, '-w', str(tmp_path / 'w'), '--batch_size', '4',
+                               '--model_args', 'num_class=4', 'dropout=0.1',
+                               '--test_feeder_args', f'label_path={separable_dataset["val"][1]}'])
+    arg = processor.arg
+    assert arg.batch_size == 4          # command line over config
+    assert arg.base_lr == 0.2           # config over default
+    assert arg.weight_decay == 0.0001   # default
+    # key=value options merge into the config file's dict
+    assert arg.model_args == {'in_channels': 3, 'num_class': 4, 'dropout': 0.1,
+                              'graph_args': {'layout': 'rat', 'strategy': 'spatial'}}
+    assert arg.test_feeder_args == {'data_path': separable_dataset['val'][0],
+                                    'label_path': separable_dataset['val'][1]}
+
+
+def test_unknown_config_key_is_one_line_exit_2(tmp_path):
+    config = _write_config(tmp_path / 'c.yaml', base_lr=0.1, bach_size=8)
+    with pytest.raises(ConfigError, match=r"c.yaml: unknown option 'bach_size' \(did you mean 'batch_size'\?\)"):
+        REC_Processor(['-c', config, '-w', str(tmp_path / 'w')])
+    proc = subprocess.run([sys.executable, 'main.py', 'recognition', '-c', config, '-w', str(tmp_path / 'w')],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown option 'bach_size'" in lines[0] and 'c.yaml' in lines[0]
+
+
+def test_test_phase_without_weights_fails_clearly(tmp_path, separable_dataset):
+    proc = subprocess.run([sys.executable, 'main.py', 'recognition', '--phase', 'test', '-w', str(tmp_path / 'w'),
+                           *RAT_MODEL, '--test_feeder_args', f'data_path={separable_dataset["val"][0]}',
+                           f'label_path={separable_dataset["val"][1]}'],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert proc.stderr.strip() == 'main.py recognition: error: --phase test needs --weights (a trained ' \
+                                  'epoch<N>_model.pt or a published model)'
+
+
+def test_user_errors_are_one_line(tmp_path, separable_dataset):
+    from net.st_gcn import Model
+    weights = str(tmp_path / 'rat.pt')
+    torch.save(Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'}).state_dict(), weights)
+    cases = [
+        (['--weights', str(tmp_path / 'none.pt')], 'none.pt: weights file not found'),
+        (['--weights', weights, '--test_feeder_args', f'data_path={tmp_path}/x.npy', f'label_path={separable_dataset["val"][1]}'],
+         'x.npy: data file not found'),
+        (['-c', str(tmp_path / 'missing.yaml')], 'missing.yaml: config file not found'),
+        (['--weights', weights, '--model_args', 'in_channels=3', 'num_class=5',
+          "graph_args={'layout': 'rat', 'strategy': 'spatial'}"], 'mis-shaped keys: fcn.weight'),
+    ]
+    for extra, message in cases:
+        proc = subprocess.run([sys.executable, 'main.py', 'recognition', '--phase', 'test', '-w',
+                               str(tmp_path / 'w'), *RAT_MODEL, '--test_feeder_args',
+                               f'data_path={separable_dataset["val"][0]}', f'label_path={separable_dataset["val"][1]}',
+                               *extra], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode != 0, extra
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert message in proc.stderr, proc.stderr
+
+
+def test_data_with_wrong_joint_count_is_refused(tmp_path, separable_dataset):
+    argv = ['-w', str(tmp_path / 'w'), '--model', 'net.st_gcn.Model', '--model_args', 'in_channels=3',
+            'num_class=4', "graph_args={'layout': 'openpose', 'strategy': 'spatial'}",
+            *_feeder_args(separable_dataset), '--batch_size', '8', '--num_worker', '0']
+    with pytest.raises(ValueError, match='the data has V=12 joints but the model\'s graph has 18 nodes'):
+        REC_Processor(argv)
+
+
+@pytest.mark.parametrize('path', sorted(
+    os.path.relpath(os.path.join(d, f), ROOT) for d, _, files in os.walk(os.path.join(ROOT, 'config'))
+    for f in files if f.endswith('.yaml')))
+def test_every_shipped_config_builds_its_model(path):
+    from processor.io import read_config
+    from torchlight import import_class
+    parser = REC_Processor.get_parser()
+    config = read_config(os.path.join(ROOT, path), list(vars(parser.parse_args([]))))
+    model_class = import_class(config.get('model', 'net.st_gcn.Model'))
+    model = model_class(**config['model_args'])
+    assert sum(p.numel() for p in model.parameters()) > 1e6
