@@ -9,6 +9,7 @@ import sys
 # Processors are registered here, by name, in one place. Imported lazily so `-h` and errors stay quick.
 PROCESSORS = {
     'recognition': 'processor.recognition.REC_Processor',
+    'extract': 'processor.extract.Extractor',
 }
 
 

@@ -1,0 +1,181 @@
+"""Extract processor: clip embeddings, class scores and predictions of a trained model.
+
+Writes ``work_dir/features.pkl``, a dict (format ``st-gcn-features/1``)::
+
+    sample_names  list[str] (N)        clip names, in feeder order
+    sources       list[str] (N)        the data file each clip came from
+    features      float32 (N, D)       embedding: the last block's output pooled over T, V and persons
+                                       (D = 256 for ST-GCN), computed by model.forward_features
+    scores        float32 (N, K)       class scores (logits) of the model's head
+    pred          int64 (N,)           predicted class index
+    label         int64 (N,)           true class index from the label file (-1 when unknown)
+    class_names   list[str] or None    names of the label indices (from --label_names or a classes.txt)
+
+``dict(zip(d['sample_names'], d['features']))`` maps sample name -> embedding. Beside it,
+``predictions.csv`` lists sample, source, true and predicted label, and the softmax confidence.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader
+from tqdm import tqdm
+
+from torchlight import atomic_write, save_pickle
+
+from .io import ConfigError
+from .processor import Processor
+from .recognition import REC_Processor
+
+FEATURES_FORMAT = 'st-gcn-features/1'
+AUGMENTATION_KEYS = ('random_choose', 'random_shift', 'random_move', 'random_rotate', 'random_scale')
+
+
+def read_label_names(path: str) -> list[str]:
+    """One class name per line (csv2json's classes.txt, resource/kinetics_skeleton/label_name.txt)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: label names file not found')
+    with open(path, encoding='utf-8') as handle:
+        names = [line.strip() for line in handle if line.strip()]
+    if not names:
+        raise ValueError(f'{path}: no class names (expected one name per line)')
+    return names
+
+
+class Extractor(Processor):
+    """Extracts clip embeddings and predictions of a trained model into work_dir/features.pkl."""
+
+    def __init__(self, argv=None):
+        self.load_arg(argv)
+        self.init_environment()
+        self.load_model()
+        self.load_weights()
+        self.gpu()
+        self.load_data()
+
+    def validate_arg(self) -> None:
+        if not self.arg.model:
+            raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c)')
+        if not self.arg.weights:
+            raise ConfigError('extract needs --weights (a trained epoch<N>_model.pt, best_model.pt or a '
+                              'published model)')
+        if bool(self.arg.data_path) != bool(self.arg.label_path) or (
+                self.arg.data_path and len(self.arg.data_path) != len(self.arg.label_path)):
+            raise ConfigError('--data_path and --label_path go in pairs: give as many of one as of the other')
+
+    # ------------------------------------------------------------ data
+    def sources(self) -> list[tuple[str, dict[str, Any]]]:
+        """(source name, feeder arguments) of every dataset to extract, augmentation switched off."""
+        if self.arg.data_path:
+            base = dict(self.arg.test_feeder_args or {})
+            return [(data, {**base, 'data_path': data, 'label_path': label})
+                    for data, label in zip(self.arg.data_path, self.arg.label_path)]
+        result = []
+        for split in self.arg.split:
+            args = self.arg.train_feeder_args if split == 'train' else self.arg.test_feeder_args
+            if not args:
+                raise ConfigError(f'--split {split}: the config has no {"train" if split == "train" else "test"}'
+                                  '_feeder_args; give --data_path and --label_path instead')
+            result.append((str(args.get('data_path', split)), dict(args)))
+        return result
+
+    def load_data(self) -> None:
+        datasets, self.source_of = [], []
+        for name, args in self.sources():
+            args = {k: v for k, v in args.items() if k not in AUGMENTATION_KEYS}
+            dataset = self.build_feeder(args, 'test')
+            self.check_dataset(dataset, name, None)
+            datasets.append(dataset)
+            self.source_of.extend([name] * len(dataset))
+        self.datasets = datasets
+        self.loader = DataLoader(ConcatDataset(datasets), batch_size=self.arg.test_batch_size, shuffle=False,
+                                 num_workers=self.arg.num_worker, pin_memory=self.use_gpu)
+
+    def class_names(self) -> list[str] | None:
+        if self.arg.label_names:
+            return read_label_names(self.arg.label_names)
+        for dataset in self.datasets:  # csv2json/gen_trainDataset put classes.txt beside the data
+            candidate = os.path.join(os.path.dirname(str(getattr(dataset, 'data_path', ''))), 'classes.txt')
+            if os.path.isfile(candidate):
+                return read_label_names(candidate)
+        return None
+
+    # ------------------------------------------------------------ run
+    @torch.inference_mode()
+    def extract(self) -> dict[str, Any]:
+        model = self.bare_model.eval()
+        features, scores, labels = [], [], []
+        for data, label in tqdm(self.loader, desc='extract', leave=False, disable=None):
+            data = data.float().to(self.dev, non_blocking=True)
+            feature_map = model.forward_features(data)  # (N, M, C, T', V)
+            scores.append(model.forward_head(feature_map).float().cpu().numpy())
+            features.append(model.pool_features(feature_map).float().cpu().numpy())  # (N, C)
+            labels.append(np.asarray(label, dtype=np.int64))
+        names: list[str] = []
+        for dataset in self.datasets:
+            names.extend(str(n) for n in dataset.sample_name)
+        if len(set(names)) != len(names):  # the same clip name in two sources: keep them apart
+            names = [f'{os.path.basename(src)}/{n}' for src, n in zip(self.source_of, names)]
+        score = np.concatenate(scores).astype(np.float32)
+        return {
+            'format': FEATURES_FORMAT,
+            'sample_names': names,
+            'sources': list(self.source_of),
+            'features': np.concatenate(features).astype(np.float32),
+            'scores': score,
+            'pred': score.argmax(axis=1).astype(np.int64),
+            'label': np.concatenate(labels).astype(np.int64),
+            'class_names': self.class_names(),
+        }
+
+    def start(self) -> None:
+        self.io.print_log(f'Extracting {len(self.loader.dataset)} samples with {self.arg.model} '
+                          f'from {self.arg.weights}')
+        result = self.extract()
+        save_pickle(os.path.join(self.arg.work_dir, 'features.pkl'), result)
+        write_predictions(os.path.join(self.arg.work_dir, 'predictions.csv'), result)
+        known = result['label'] >= 0
+        if known.any():
+            accuracy = float((result['pred'][known] == result['label'][known]).mean())
+            self.io.print_log(f'Top1 of the {int(known.sum())} labelled samples: {100 * accuracy:.2f}%')
+        self.io.print_log(f'Features of {len(result["sample_names"])} samples ({result["features"].shape[1]} '
+                          f'values each) saved to {os.path.join(self.arg.work_dir, "features.pkl")}; '
+                          f'predictions in {os.path.join(self.arg.work_dir, "predictions.csv")}')
+
+    @staticmethod
+    def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
+        parent = REC_Processor.get_parser(add_help=False)  # so every recognition config file is accepted
+        parser = argparse.ArgumentParser(add_help=add_help, parents=[parent], description=__doc__.split('\n')[0])
+        parser.add_argument('--data_path', nargs='+', default=[],
+                            help='data file(s) to extract instead of the config\'s test split (with --label_path)')
+        parser.add_argument('--label_path', nargs='+', default=[], help='label file(s), one per --data_path')
+        parser.add_argument('--split', nargs='+', default=['test'], choices=['train', 'test', 'val'],
+                            help='config feeder splits to extract: test (= val) and/or train; augmentation is off')
+        parser.add_argument('--label_names', default=None,
+                            help='file with one class name per line (default: classes.txt beside the data, if any)')
+        return parser
+
+
+def write_predictions(path: str, result: dict[str, Any]) -> None:
+    names = result['class_names']
+
+    def name_of(index: int) -> str:
+        if index < 0:
+            return ''
+        return names[index] if names and index < len(names) else str(index)
+
+    scores = result['scores'].astype(np.float64)
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    with atomic_write(path, 'w') as handle:
+        writer = csv.writer(handle)
+        writer.writerow(['sample', 'source', 'true_label', 'predicted_label', 'confidence'])
+        for i, sample in enumerate(result['sample_names']):
+            pred = int(result['pred'][i])
+            writer.writerow([sample, result['sources'][i], name_of(int(result['label'][i])), name_of(pred),
+                             f'{probs[i, pred]:.4f}'])
