@@ -156,8 +156,6 @@ class Extractor(Processor):
         parser.add_argument('--label_path', nargs='+', default=[], help='label file(s), one per --data_path')
         parser.add_argument('--split', nargs='+', default=['test'], choices=['train', 'test', 'val'],
                             help='config feeder splits to extract: test (= val) and/or train; augmentation is off')
-        parser.add_argument('--label_names', default=None,
-                            help='file with one class name per line (default: classes.txt beside the data, if any)')
         return parser
 
 
