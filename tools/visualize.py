@@ -417,25 +417,38 @@ def contact_sheet(tiles: Sequence[np.ndarray], captions: Sequence[Sequence[str]]
     return sheet
 
 
-def render_top(clusters_csv: str, data_path: str, out_dir: str, top: int = 10, label_path: str | None = None,
-               layout: str | None = None, size: int = 400, fps: float = 15, fmt: str = 'gif') -> list[str]:
+def render_top(clusters_csv: str, data_path: str | Sequence[str], out_dir: str, top: int = 10,
+               label_path: str | Sequence[str] | None = None, layout: str | None = None, size: int = 400,
+               fps: float = 15, fmt: str = 'gif') -> list[str]:
     """Render the ``top`` highest-scoring samples of clusters.csv into ``out_dir`` plus contact_sheet.png.
 
-    Files are named ``rank01_score3.21_<sample>.<fmt>``; returns their paths, best first.
+    ``data_path`` is one .npy or several (as given to ``main.py extract --data_path``), each with its label pkl
+    (``label_path``, or ``<split>_label.pkl`` beside it). Files are named ``rank01_score3.21_<sample>.<fmt>``;
+    returns their paths, best first.
     """
     if top < 1:
         raise ValueError(f'--top must be >= 1, got {top}')
     if fmt not in FORMATS:
         raise ValueError(f'--format must be one of {", ".join(FORMATS)}, got {fmt!r}')
     rows = read_ranked_samples(clusters_csv)
-    data = load_array(data_path)
-    given = label_path is not None
-    label_path = label_path or default_label_path(data_path)
-    if not os.path.isfile(label_path):
-        hint = '' if given else ' (looked beside --data; give --label_path)'
-        raise FileNotFoundError(f'{label_path}: no such label pkl{hint}; it maps the sample names of '
-                                f'{clusters_csv} to rows of {data_path}')
-    names, labels = load_label_pkl(label_path, len(data))
+    data_paths = [data_path] if isinstance(data_path, str) else list(data_path)
+    label_paths = ([label_path] if isinstance(label_path, str) else list(label_path)) if label_path else []
+    if label_paths and len(label_paths) != len(data_paths):
+        raise ValueError(f'{len(data_paths)} --data files but {len(label_paths)} --label_path files; give one '
+                         'label pkl per data file, or none to use the ones beside the data')
+    lookup: dict[str, tuple[np.ndarray, int, int]] = {}  # sample name -> (array, row, label)
+    for i, path in enumerate(data_paths):
+        array = load_array(path)
+        given = bool(label_paths)
+        pkl = label_paths[i] if given else default_label_path(path)
+        if not os.path.isfile(pkl):
+            hint = '' if given else ' (looked beside --data; give --label_path)'
+            raise FileNotFoundError(f'{pkl}: no such label pkl{hint}; it maps the sample names of '
+                                    f'{clusters_csv} to rows of {path}')
+        names, labels = load_label_pkl(pkl, len(array))
+        for row, (name, label) in enumerate(zip(names, labels)):
+            lookup.setdefault(str(name), (array, row, label))
+            lookup.setdefault(f'{os.path.basename(path)}/{name}', (array, row, label))  # extract's prefixed names
     if top > len(rows):
         logger.warning('--top %d but %s has %d rows; rendering all', top, clusters_csv, len(rows))
     chosen = rows[:top]
@@ -450,8 +463,11 @@ def render_top(clusters_csv: str, data_path: str, out_dir: str, top: int = 10, l
         progress = chosen
     for rank, row in enumerate(progress, start=1):
         sample, score = row['sample'], row['anomaly_score']
-        index = sample_index(names, sample, label_path)
-        label = row.get('true_label') or str(labels[index])
+        if sample not in lookup:
+            raise ValueError(f'{clusters_csv}: sample {sample!r} is in none of the label files of '
+                             f'{", ".join(data_paths)}')
+        data, index, true_label = lookup[sample]
+        label = row.get('true_label') or str(true_label)
         clip = clip_from_array(np.asarray(data[index]), f'#{rank} {label}')
         if edges is None:
             spec = resolve_layout(layout, clip.num_joints)
@@ -475,10 +491,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     'GIF or MP4, or the K most anomalous samples of a tools/dbscan.py clusters.csv.')
     source = parser.add_argument_group('input (one of --clip, --data with --index/--sample, --clusters with --data)')
     source.add_argument('--clip', help='Kinetics-skeleton JSON clip')
-    source.add_argument('--data', help='(N, C, T, V, M) .npy array (x, y centred by -0.5, channel 2 = score)')
+    source.add_argument('--data', nargs='+', help='(N, C, T, V, M) .npy array (x, y centred by -0.5, channel 2 = '
+                                                 'score); with --clusters, one or more')
     source.add_argument('--index', type=int, help='sample index in --data')
     source.add_argument('--sample', help='sample name in --data (looked up in the label pkl)')
-    source.add_argument('--label_path', help='label pkl (sample_names, labels) of --data; default: '
+    source.add_argument('--label_path', nargs='+', help='label pkl (sample_names, labels) of --data; default: '
                                              '<split>_label.pkl beside <split>_data.npy')
     source.add_argument('--clusters', help='clusters.csv of tools/dbscan.py: render its --top samples')
     source.add_argument('--top', type=int, default=10, help='with --clusters: how many samples to render; '
@@ -514,7 +531,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.clip:
         clip = load_json_clip(args.clip)
     elif args.data:
-        clip = load_npy_sample(args.data, index=args.index, sample=args.sample, label_path=args.label_path)
+        if len(args.data) > 1 or (args.label_path and len(args.label_path) > 1):
+            raise ValueError('rendering one sample takes one --data file (and one --label_path)')
+        clip = load_npy_sample(args.data[0], index=args.index, sample=args.sample,
+                               label_path=args.label_path[0] if args.label_path else None)
     else:
         raise ValueError('nothing to render: give --clip, --data with --index or --sample, or --clusters with --data')
     render_clip(clip, args.out, layout=args.layout, size=args.size, fps=args.fps)

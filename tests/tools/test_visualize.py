@@ -144,6 +144,23 @@ def test_top_mode_writes_k_clips_and_a_contact_sheet(tmp_path):
     assert sheet is not None and sheet.shape[1] > 3 * SIZE and sheet.std() > 0
 
 
+def test_top_mode_over_several_data_files(tmp_path):
+    first, names = make_npy(tmp_path)
+    other_dir = tmp_path / 'abnormal'
+    other_dir.mkdir()
+    np.save(other_dir / 'train_data.npy', np.load(first)[:2] * 0.5)
+    with open(other_dir / 'train_label.pkl', 'wb') as handle:
+        pickle.dump((['seizure_0.json', 'seizure_1.json'], [5, 5]), handle)
+    csv_path = tmp_path / 'clusters.csv'
+    csv_path.write_text('sample,anomaly_score\nseizure_1.json,9.0\n' + f'{names[0]},1.0\nunknown.json,0.5\n')
+    paths = vis.render_top(str(csv_path), [first, str(other_dir / 'train_data.npy')], str(tmp_path / 'o'), top=2,
+                           size=SIZE)
+    assert [os.path.basename(p) for p in paths] == ['rank01_score9.00_seizure_1.json.gif',
+                                                     'rank02_score1.00_rat_0.json.gif']
+    with pytest.raises(ValueError, match="sample 'unknown.json' is in none of the label files"):
+        vis.render_top(str(csv_path), [first], str(tmp_path / 'o2'), top=3, size=SIZE)
+
+
 def test_top_mode_needs_the_label_pkl(tmp_path):
     path, names = make_npy(tmp_path)
     os.remove(tmp_path / 'val_label.pkl')
