@@ -157,7 +157,7 @@ def test_top_mode_over_several_data_files(tmp_path):
                            size=SIZE)
     assert [os.path.basename(p) for p in paths] == ['rank01_score9.00_seizure_1.json.gif',
                                                      'rank02_score1.00_rat_0.json.gif']
-    with pytest.raises(ValueError, match="sample 'unknown.json' is in none of the label files"):
+    with pytest.raises(ValueError, match="sample 'seizure_1.json' is in none of the label files"):
         vis.render_top(str(csv_path), [first], str(tmp_path / 'o2'), top=3, size=SIZE)
 
 
