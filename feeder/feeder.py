@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -10,6 +11,7 @@ import torch
 from torchlight import safe_load_pickle
 
 from . import tools
+from .transforms import build_transform
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +31,21 @@ class Feeder(torch.utils.data.Dataset):
         debug: use only the first 100 samples.
         mmap: memory-map the `.npy` instead of reading it into memory.
         check_finite: refuse data holding NaN or inf, naming the first bad sample.
+        normalize, center_joint, heading_joints, random_rotate, random_scale, channels, layout, bodyparts,
+            frame_size: the per-sample preparation of :func:`feeder.transforms.build_transform`, applied after
+            the augmentations above (the defaults leave the data as it is).
 
-    Each item is (data float32 (C, T', V, M), label int).
+    Each item is (data float32 (C', T', V, M), label int), C' = ``self.transform.in_channels`` (C with the
+    default preparation).
     """
 
     def __init__(self, data_path: str, label_path: str, random_choose: bool = False, random_shift: bool = False,
                  random_move: bool = False, window_size: int = -1, debug: bool = False, mmap: bool = True,
-                 check_finite: bool = True):
+                 check_finite: bool = True, normalize: str = 'frame', center_joint: int | str | None = None,
+                 heading_joints: Sequence[int | str] | None = None, random_rotate: float = 0.0,
+                 random_scale: float | Sequence[float] | None = None,
+                 channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
+                 bodyparts: Sequence[str] | None = None, frame_size: Sequence[float] | None = None):
         self.data_path = data_path
         self.label_path = label_path
         self.random_choose = random_choose
@@ -43,6 +53,10 @@ class Feeder(torch.utils.data.Dataset):
         self.random_move = random_move
         self.window_size = window_size
         self.debug = debug
+        self.transform = build_transform(normalize=normalize, center_joint=center_joint,
+                                         heading_joints=heading_joints, random_rotate=random_rotate,
+                                         random_scale=random_scale, channels=channels, layout=layout,
+                                         bodyparts=bodyparts, frame_size=frame_size)
         self.load_data(mmap)
         if check_finite:
             self.check_finite()
@@ -94,4 +108,5 @@ class Feeder(torch.utils.data.Dataset):
             data_numpy = tools.auto_pading(data_numpy, self.window_size)
         if self.random_move:
             data_numpy = tools.random_move(data_numpy)
+        data_numpy = self.transform(data_numpy, sample=self.sample_name[index])  # (C', T', V, M)
         return data_numpy, label

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch.utils.data
 
 from . import tools
+from .transforms import build_transform
 
 try:  # optional: parses a clip about 5x faster than the json module; same values
     import orjson as _orjson
@@ -257,14 +258,23 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         num_person_out: persons kept per frame, the highest-scoring.
         debug: use only the first two clips.
         max_frame: T, the frames read from each clip.
+        normalize, center_joint, heading_joints, random_rotate, random_scale, channels, layout, bodyparts,
+            frame_size: the per-sample preparation of :func:`feeder.transforms.build_transform`, applied last
+            (the defaults leave the data as it is). Joints named without ``layout`` or ``bodyparts`` are looked
+            up in the ``bodyparts`` list that ``tools/csv2json.py`` writes into each clip.
 
-    Items are ``(data, label)``: data float32 (3, T, V, num_person_out), label an int.
+    Items are ``(data, label)``: data float32 (C', T, V, num_person_out) with C' = ``self.transform.in_channels``
+    (3 with the default preparation), label an int.
     """
 
     def __init__(self, data_path: str, label_path: str, ignore_empty_sample: bool = True,
                  random_choose: bool = False, random_shift: bool = False, random_move: bool = False,
                  window_size: int = -1, pose_matching: bool = False, num_person_in: int = 5,
-                 num_person_out: int = 2, debug: bool = False, max_frame: int = 300) -> None:
+                 num_person_out: int = 2, debug: bool = False, max_frame: int = 300, normalize: str = 'frame',
+                 center_joint: int | str | None = None, heading_joints: Sequence[int | str] | None = None,
+                 random_rotate: float = 0.0, random_scale: float | Sequence[float] | None = None,
+                 channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
+                 bodyparts: Sequence[str] | None = None, frame_size: Sequence[float] | None = None) -> None:
         check_person_counts(num_person_in, num_person_out)
         if max_frame < 1:
             raise ValueError(f'max_frame must be >= 1, got {max_frame}')
@@ -281,6 +291,13 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         self.debug = debug
         self.max_frame = max_frame
         self.load_data()
+        named = [j for j in [center_joint, *(heading_joints or [])] if isinstance(j, str) and not j.isdigit()]
+        if named and layout is None and bodyparts is None:
+            bodyparts = clip_bodyparts(os.path.join(self.data_path, self.sample_name[0]))
+        self.transform = build_transform(normalize=normalize, center_joint=center_joint,
+                                         heading_joints=heading_joints, random_rotate=random_rotate,
+                                         random_scale=random_scale, channels=channels, layout=layout,
+                                         bodyparts=bodyparts, frame_size=frame_size)
 
     def load_data(self) -> None:
         self.sample_name, labels = labelled_clips(self.data_path, self.label_path, self.ignore_empty_sample)
@@ -320,11 +337,21 @@ class Feeder_kinetics(torch.utils.data.Dataset):
             data = tools.random_move(data)
         if self.pose_matching:
             data = tools.openpose_match(data)
+        data = self.transform(data, sample=sample_path)  # (C', T, V, M)
         return data, label
 
     def top_k(self, score: np.ndarray, top_k: int) -> float:
         """Top-k accuracy of an (N, num_class) score array over this dataset's labels."""
         return tools.top_k(score, top_k, self.label)
+
+
+def clip_bodyparts(path: str | os.PathLike) -> list[str] | None:
+    """The ``bodyparts`` names a clip carries (written by ``tools/csv2json.py``), or None."""
+    clip = _load_json(os.fspath(path))
+    names = clip.get('bodyparts') if isinstance(clip, dict) else None
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return names
+    return None
 
 
 def read_labelled_clip(item: tuple[str, int], max_frame: int, num_person_in: int, num_person_out: int,

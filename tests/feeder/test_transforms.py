@@ -1,0 +1,242 @@
+"""feeder/transforms.py: egocentric alignment, augmentation and motion channels."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from feeder import tools
+from feeder.feeder import Feeder
+from feeder.feeder_kinetics import Feeder_kinetics
+from feeder.transforms import bone_parents, build_transform, channel_count
+from net.utils.graph import RAT_NAMES
+from tests.conftest import write_dataset
+
+W, H = 640.0, 480.0
+SPINE, NECK, TAIL_BASE = RAT_NAMES.index('spine'), RAT_NAMES.index('neck'), RAT_NAMES.index('tail_base')
+
+
+def _pixels_to_data(px: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """(T, V, M, 2) pixel positions and (T, V, M) scores -> (3, T, V, M) as kinetics_gendata writes them."""
+    data = np.zeros((3,) + score.shape, dtype=np.float32)
+    data[0] = px[..., 0] / W - 0.5
+    data[1] = px[..., 1] / H - 0.5
+    data[2] = score
+    data[0:2, score == 0] = 0
+    return data
+
+
+def _rat_pixels(T: int = 12, M: int = 1, seed: int = 0) -> np.ndarray:
+    """(T, V, M, 2) pixel positions of a wobbling rat-like body near the frame centre."""
+    rng = np.random.default_rng(seed)
+    body = rng.uniform(-40, 40, size=(12, 2))
+    body[TAIL_BASE], body[NECK], body[SPINE] = (-40, 0), (20, 0), (0, 0)
+    px = body[None, :, None, :] + rng.normal(0, 3, size=(T, 12, M, 2))
+    return px + np.array([W / 2, H / 2])
+
+
+def _move(px: np.ndarray, degrees: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    a = np.radians(degrees)
+    rotation = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return (px - [W / 2, H / 2]) @ rotation.T * scale + [W / 2, H / 2] + shift
+
+
+def _score(T: int = 12, M: int = 1) -> np.ndarray:
+    score = np.full((T, 12, M), 0.9, dtype=np.float32)
+    score[3, 0] = 0  # the nose lost in one frame
+    score[5:7, SPINE] = 0  # the centre joint lost for two frames
+    score[8, TAIL_BASE] = 0  # a heading joint lost once
+    return score
+
+
+def _ego(**extra):
+    return build_transform('egocentric_clip', 'spine', ['tail_base', 'neck'], layout='rat', frame_size=[W, H],
+                           **extra)
+
+
+@pytest.mark.parametrize('mode', ['egocentric_clip', 'egocentric_frame'])
+def test_egocentric_output_ignores_rotation_translation_and_scale(mode):
+    px, score = _rat_pixels(), _score()
+    transform = build_transform(mode, SPINE, [TAIL_BASE, NECK], frame_size=[W, H])
+    reference = transform(_pixels_to_data(px, score))
+    for degrees, scale, shift in ((90, 1.0, (0, 0)), (-137, 1.6, (120, -80)), (25, 0.7, (-150, 60))):
+        moved = transform(_pixels_to_data(_move(px, degrees, scale, shift), score))
+        np.testing.assert_allclose(moved, reference, atol=2e-5)
+    # and the input itself did change
+    assert not np.allclose(_pixels_to_data(_move(px, 90, 1.0, (0, 0)), score), _pixels_to_data(px, score))
+
+
+def test_egocentric_clip_centres_turns_heading_to_plus_x_and_scales_to_body_length():
+    px = np.zeros((4, 12, 1, 2))
+    px[:, :] = [300, 200]
+    px[:, TAIL_BASE] = [300, 200]  # tail base -> neck points straight down in the image, 60 px long
+    px[:, NECK] = [300, 260]
+    px[:, SPINE] = [300, 230]
+    out = _ego()(_pixels_to_data(px, np.ones((4, 12, 1), np.float32)))
+    np.testing.assert_allclose(out[0:2, :, SPINE, 0], 0, atol=1e-6)
+    np.testing.assert_allclose(out[0:2, :, NECK, 0].T, [[0.5, 0]] * 4, atol=1e-6)  # +x, half a body length
+    np.testing.assert_allclose(out[0:2, :, TAIL_BASE, 0].T, [[-0.5, 0]] * 4, atol=1e-6)
+
+
+def test_egocentric_frame_aligns_every_frame():
+    px, score = _rat_pixels(T=6), np.ones((6, 12, 1), np.float32)
+    turning = np.stack([_move(px[t:t + 1], 40 * t, 1.0, (10 * t, 0))[0] for t in range(6)])
+    out = build_transform('egocentric_frame', SPINE, [TAIL_BASE, NECK], frame_size=[W, H])(
+        _pixels_to_data(turning, score))
+    heading = out[0:2, :, NECK, 0] - out[0:2, :, TAIL_BASE, 0]  # (2, T)
+    np.testing.assert_allclose(heading[1], 0, atol=1e-5)
+    assert (heading[0] > 0).all()
+    np.testing.assert_allclose(out[0:2, :, SPINE, 0], 0, atol=1e-5)
+
+
+@pytest.mark.parametrize('extra', [{}, {'random_rotate': 30, 'random_scale': [0.8, 1.2]},
+                                   {'channels': ['xy_score', 'velocity', 'bone']}])
+@pytest.mark.parametrize('mode', ['frame', 'egocentric_clip', 'egocentric_frame'])
+def test_masked_joints_stay_exactly_zero(mode, extra):
+    data = _pixels_to_data(_rat_pixels(M=2), _score(M=2))
+    data[:, :, :, 1] = 0  # an empty second individual
+    transform = build_transform(mode, 'spine', ['tail_base', 'neck'], layout='rat', frame_size=[W, H], **extra)
+    out = transform(data, rng=np.random.default_rng(0))
+    masked = data[2] == 0  # (T, V, M)
+    assert out.shape[0] == transform.in_channels
+    assert (out[:, masked] == 0).all()
+    assert (out[0:2, ~masked] != 0).any()
+
+
+def test_frame_reproduces_the_original_feeder_arrays_exactly(tmp_path):
+    rng = np.random.default_rng(3)
+    data = rng.normal(0, 0.2, size=(5, 3, 9, 12, 2)).astype(np.float32)
+    data[:, 2] = rng.uniform(0, 1, size=(5, 9, 12, 2)).astype(np.float32)
+    data_path, label_path = write_dataset(tmp_path, 'train', data, [0, 1, 0, 1, 0])
+    for feeder in (Feeder(data_path, label_path), Feeder(data_path, label_path, normalize='frame', layout='rat')):
+        for i in range(5):
+            item, _ = feeder[i]
+            assert item.dtype == np.float32
+            np.testing.assert_array_equal(item, data[i])
+    padded, _ = Feeder(data_path, label_path, window_size=12)[2]
+    np.testing.assert_array_equal(padded, tools.auto_pading(data[2], 12))
+    # the identity transform hands its input back untouched
+    sample = data[0]
+    assert build_transform()(sample) is sample
+
+
+def test_bodypart_names_and_indices_give_the_same_result():
+    data = _pixels_to_data(_move(_rat_pixels(M=2), 70, 1.2, (30, 10)), _score(M=2))
+    by_index = build_transform('egocentric_clip', SPINE, [TAIL_BASE, NECK], channels=['xy_score', 'bone'],
+                               layout='rat')
+    by_name = build_transform('egocentric_clip', 'spine', ['tail_base', 'neck'], channels=['xy_score', 'bone'],
+                              layout='rat')
+    by_bodyparts = build_transform('egocentric_clip', 'spine', ['tail_base', 'neck'], bodyparts=list(RAT_NAMES))
+    np.testing.assert_array_equal(by_name(data), by_index(data))
+    np.testing.assert_array_equal(by_bodyparts(data), by_index(data)[:3])
+
+
+def test_reference_joints_never_visible_fall_back_to_frame_with_one_warning(caplog):
+    score = _score()
+    score[:, SPINE] = 0  # the centre joint never visible
+    data = _pixels_to_data(_rat_pixels(), score)
+    transform = _ego()
+    with caplog.at_level(logging.WARNING, logger='feeder.transforms'):
+        out = transform(data, sample='rat07_walking_0003')
+        transform(data, sample='rat07_walking_0003')
+    np.testing.assert_allclose(out, data, atol=1e-7)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert 'rat07_walking_0003' in warnings[0] and 'frame' in warnings[0]
+
+
+def _chain_clip() -> np.ndarray:
+    """3 joints in a chain 0 - 1 - 2 (centre 1), 3 frames; joint 2 masked in frame 1."""
+    data = np.zeros((3, 3, 3, 1), dtype=np.float32)
+    data[0, :, :, 0] = [[0.0, 0.1, 0.3], [0.1, 0.2, 0.0], [0.3, 0.3, 0.4]]  # x (T, V)
+    data[1, :, :, 0] = [[0.0, 0.0, 0.0], [0.1, 0.0, 0.0], [0.1, 0.2, 0.2]]  # y
+    data[2, :, :, 0] = [[1, 1, 1], [1, 1, 0], [1, 1, 1]]
+    return data
+
+
+CHAIN = {'num_node': 3, 'edges': [[0, 1], [1, 2]], 'center': 1}
+
+
+def test_velocity_and_bone_channels_have_the_documented_values():
+    data = _chain_clip()
+    out = build_transform(channels=['xy_score', 'velocity', 'bone'], layout=CHAIN)(data)
+    assert out.shape == (7, 3, 3, 1)
+    np.testing.assert_array_equal(out[:3], data)
+    velocity_x = [[0, 0, 0], [0.1, 0.1, 0], [0.2, 0.1, 0]]  # frame 0 zero; joint 2 masked in frame 1
+    velocity_y = [[0, 0, 0], [0.1, 0, 0], [0, 0.2, 0]]
+    np.testing.assert_allclose(out[3, :, :, 0], velocity_x, atol=1e-6)
+    np.testing.assert_allclose(out[4, :, :, 0], velocity_y, atol=1e-6)
+    bone_x = [[-0.1, 0, 0.2], [-0.1, 0, 0], [0, 0, 0.1]]  # joint minus parent (1); the centre's bone is zero
+    bone_y = [[0, 0, 0], [0.1, 0, 0], [-0.1, 0, 0]]
+    np.testing.assert_allclose(out[5, :, :, 0], bone_x, atol=1e-6)
+    np.testing.assert_allclose(out[6, :, :, 0], bone_y, atol=1e-6)
+
+
+def test_bone_parents_point_one_step_towards_the_centre():
+    assert bone_parents(CHAIN).tolist() == [1, 1, 1]
+    parents = bone_parents('rat')  # rat centre: left_ear
+    assert parents[RAT_NAMES.index('left_ear')] == RAT_NAMES.index('left_ear')
+    assert parents[RAT_NAMES.index('tail_tip')] == RAT_NAMES.index('tail_mid')
+    assert parents[RAT_NAMES.index('nose')] == RAT_NAMES.index('left_ear')
+
+
+def test_random_rotation_and_scale_keep_shape_up_to_one_factor():
+    data = _pixels_to_data(_rat_pixels(), _score())
+    plain = _ego()(data)
+    augmented = _ego(random_rotate=180, random_scale=[0.5, 2.0])(data, rng=np.random.default_rng(1))
+    visible = data[2] > 0
+    ratio = np.hypot(*augmented[0:2])[visible] / np.hypot(*plain[0:2])[visible]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-4)
+    assert 0.5 <= ratio[0] <= 2.0 and not np.allclose(augmented, plain)
+
+
+def test_channel_count_and_feeder_with_seven_channels(tmp_path):
+    assert channel_count(['xy_score']) == 3
+    assert channel_count(['xy_score', 'velocity']) == 5
+    assert channel_count(['xy_score', 'velocity', 'bone']) == 7
+    data = np.stack([_pixels_to_data(_rat_pixels(seed=s), _score()) for s in range(4)])
+    data_path, label_path = write_dataset(tmp_path, 'train', data, [0, 1, 0, 1])
+    feeder = Feeder(data_path, label_path, normalize='egocentric_clip', center_joint='spine',
+                    heading_joints=['tail_base', 'neck'], channels=['xy_score', 'velocity', 'bone'], layout='rat',
+                    random_rotate=20)
+    item, label = feeder[1]
+    assert item.shape == (7, 12, 12, 1) and item.dtype == np.float32 and label == 1
+    assert feeder.transform.in_channels == 7
+
+
+def test_feeder_kinetics_takes_bodypart_names_from_the_clips(tmp_path):
+    data = _pixels_to_data(_rat_pixels(T=4), np.ones((4, 12, 1), np.float32))
+    frames = [{'frame_index': t, 'skeleton': [{
+        'pose': [float(v) for xy in zip(data[0, t, :, 0] + 0.5, data[1, t, :, 0] + 0.5) for v in xy],
+        'score': [1.0] * 12}]} for t in range(4)]
+    (tmp_path / 'clips').mkdir()
+    with open(tmp_path / 'clips' / 'a.json', 'w') as handle:
+        json.dump({'data': frames, 'label': 'x', 'label_index': 0, 'bodyparts': list(RAT_NAMES)}, handle)
+    with open(tmp_path / 'label.json', 'w') as handle:
+        json.dump({'a': {'has_skeleton': True, 'label': 'x', 'label_index': 0}}, handle)
+    feeder = Feeder_kinetics(str(tmp_path / 'clips'), str(tmp_path / 'label.json'), max_frame=4, num_person_out=1,
+                             normalize='egocentric_clip', center_joint='spine', heading_joints=['tail_base', 'neck'])
+    item, _ = feeder[0]
+    expected = build_transform('egocentric_clip', SPINE, [TAIL_BASE, NECK])(data)
+    np.testing.assert_allclose(item, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'normalize': 'egocentric'}, "unknown normalize 'egocentric' (did you mean 'egocentric_clip'?); allowed"),
+    ({'normalize': 'egocentric_clip'}, 'needs center_joint and heading_joints'),
+    ({'channels': ['xy_score', 'bone']}, 'channels bone needs the skeleton: pass layout'),
+    ({'channels': ['xy_score', 'velocty']}, "unknown channel group 'velocty' in channels (did you mean 'velocity'?)"),
+    ({'normalize': 'egocentric_clip', 'center_joint': 'spine', 'heading_joints': [9, 3]},
+     "bodypart name 'spine' needs the bodypart names"),
+    ({'normalize': 'egocentric_clip', 'center_joint': 'spin', 'heading_joints': [9, 3], 'layout': 'rat'},
+     "center_joint: 'spin' is not a bodypart (did you mean 'spine'?)"),
+    ({'normalize': 'egocentric_clip', 'center_joint': 6, 'heading_joints': [3, 3]}, 'the two joints must differ'),
+    ({'random_scale': [1.2, 0.8]}, 'expected [lo, hi] with 0 < lo <= hi'),
+    ({'frame_size': [640]}, 'expected [width, height] in pixels'),
+])
+def test_bad_arguments_are_refused_with_a_message(kwargs, message):
+    with pytest.raises(ValueError) as error:
+        build_transform(**kwargs)
+    assert message in str(error.value)
