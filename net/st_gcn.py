@@ -48,14 +48,23 @@ class Model(nn.Module):
         self.data_bn = nn.BatchNorm1d(in_channels * A.size(1))
         first_kwargs = {k: v for k, v in kwargs.items() if k != 'dropout'}
         self.st_gcn_networks = nn.ModuleList(
-            [st_gcn(in_channels, 64, kernel_size, 1, residual=False, **first_kwargs)]
-            + [st_gcn(c_in, c_out, kernel_size, stride, **kwargs) for c_in, c_out, stride in BLOCKS])
+            [self.make_block(in_channels, 64, kernel_size, 1, residual=False, **first_kwargs)]
+            + [self.make_block(c_in, c_out, kernel_size, stride, **kwargs) for c_in, c_out, stride in BLOCKS])
         if edge_importance_weighting:
             self.edge_importance = nn.ParameterList(
                 [nn.Parameter(torch.ones(self.A.size())) for _ in self.st_gcn_networks])
         else:
             self.edge_importance = [1] * len(self.st_gcn_networks)
         self.fcn = nn.Conv2d(256, num_class, kernel_size=1)
+
+    def make_block(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int], stride: int,
+                   **kwargs) -> nn.Module:
+        """One block of the backbone; a variant overrides this to use its own block (same call signature)."""
+        return st_gcn(in_channels, out_channels, kernel_size, stride, **kwargs)
+
+    def adjacency(self) -> torch.Tensor:
+        """The (K, V, V) adjacency every block uses before its edge-importance weighting: here the graph's ``A``."""
+        return self.A
 
     @property
     def num_node(self) -> int:
@@ -81,8 +90,9 @@ class Model(nn.Module):
         x = x.view(N, M, V, C, T)
         x = x.permute(0, 1, 3, 4, 2).contiguous()  # (N, M, C, T, V)
         x = x.view(N * M, C, T, V)
+        A = self.adjacency()  # (K, V, V)
         for block, importance in zip(self.st_gcn_networks, self.edge_importance):
-            x, _ = block(x, self.A * importance)  # (N*M, C', T', V)
+            x, _ = block(x, A * importance)  # (N*M, C', T', V)
         _, c, t, v = x.size()
         return x.view(N, M, c, t, v)  # (N, M, 256, T', V)
 
