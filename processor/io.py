@@ -16,6 +16,8 @@ import torchlight
 from torchlight import DictAction, import_class, str2bool
 from torchlight.io import load_state_dict_strict
 
+from . import distributed
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,6 +49,12 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     torch.manual_seed(seed)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed mixed from integers (seed, epoch, rank, ...): distinct inputs give unrelated seeds."""
+    entropy = [int(p) % 2 ** 63 for p in parts]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] % 2 ** 63)
 
 
 class IO:
@@ -91,16 +99,26 @@ class IO:
             raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c)')
 
     def init_environment(self) -> None:
+        self.dist = distributed.detect()
+        self.dev = self.select_device()
+        distributed.init(self.dist, self.dev)
         self.io = torchlight.IO(self.arg.work_dir, save_log=self.arg.save_log, print_log=self.arg.print_log,
                                 enabled=self.is_main_process)
         self.io.save_arg(self.arg, self.command_line)
-        if self.arg.seed is not None:
-            seed_everything(self.arg.seed)
-        self.dev = self.select_device()
+        if self.dist.enabled:
+            self.io.print_log(f'Distributed run: {self.dist.world_size} processes, backend '
+                              f'{torch.distributed.get_backend()}, rank 0 writes the outputs.')
+        # without --seed, draw one (and log it) so that the run's loaders still have a seed to derive from
+        self.seed = self.arg.seed if self.arg.seed is not None else int.from_bytes(os.urandom(4), 'little')
+        if self.arg.seed is None:
+            self.io.print_log(f'No --seed given; using seed {self.seed}.')
+        seed_everything(self.seed + self.dist.rank)  # every rank its own dropout/augmentation stream
 
     @property
     def is_main_process(self) -> bool:
-        return True
+        """True on the one process that logs and writes files (rank 0 of a torchrun job, or the only process)."""
+        dist_info = getattr(self, 'dist', None)
+        return dist_info is None or dist_info.is_main
 
     # ------------------------------------------------------------ device
     def select_device(self) -> torch.device:
@@ -113,6 +131,14 @@ class IO:
         self.use_gpu = bool(use_gpu)
         if not self.use_gpu:
             return torch.device('cpu')
+        if self.dist.enabled:  # torchrun: one GPU per process, chosen by LOCAL_RANK (CUDA_VISIBLE_DEVICES selects)
+            available = torch.cuda.device_count()
+            if self.dist.local_rank >= available:
+                raise ConfigError(f'LOCAL_RANK={self.dist.local_rank} but only {available} GPU(s) are visible: '
+                                  'give torchrun --nproc_per_node at most the number of GPUs')
+            self.devices = [self.dist.local_rank]
+            torch.cuda.set_device(self.dist.local_rank)
+            return torch.device('cuda', self.dist.local_rank)
         devices = list(self.arg.device) if isinstance(self.arg.device, (list, tuple)) else [self.arg.device]
         available = torch.cuda.device_count()
         bad = [d for d in devices if not 0 <= int(d) < available]
@@ -137,7 +163,10 @@ class IO:
 
     def gpu(self) -> None:
         self.model = self.model.to(self.dev)
-        if self.use_gpu and len(self.devices) > 1:
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            self.model = DistributedDataParallel(self.model, device_ids=[self.dev.index] if self.use_gpu else None)
+        elif self.use_gpu and len(self.devices) > 1:
             self.model = torch.nn.DataParallel(self.model, device_ids=self.devices, output_device=self.devices[0])
 
     @property
@@ -157,11 +186,13 @@ class IO:
         parser.add_argument('--use_gpu', type=str2bool, default=None,
                             help='true/false; default: use CUDA when it is available')
         parser.add_argument('--device', type=int, default=[0], nargs='+',
-                            help='CUDA device indices; several mean DataParallel over them')
+                            help='CUDA device indices; several mean DataParallel over them (under torchrun each '
+                                 'process uses GPU LOCAL_RANK instead)')
         parser.add_argument('--print_log', type=str2bool, default=True, help='print the log to the console (true/false)')
         parser.add_argument('--save_log', type=str2bool, default=True, help='write work_dir/log.txt (true/false)')
         parser.add_argument('--seed', type=int, default=0,
-                            help='seed of python, numpy and torch (an integer; same seed, same CPU run)')
+                            help='seed of python, numpy, torch and the data loaders (an integer; same seed, same '
+                                 'CPU run)')
         parser.add_argument('--model', default=None, help='model class as a dotted path, e.g. net.st_gcn.Model')
         parser.add_argument('--model_args', action=DictAction, default=dict(),
                             help="model arguments as key=value (Python literals), merged into the config's, e.g. "

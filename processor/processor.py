@@ -8,23 +8,57 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from torchlight import DictAction, import_class, str2bool
+from torchlight.io import load_state_dict_checked, plain
 
-from .io import IO, ConfigError
+from . import distributed, report
+from .checkpoint import capture_rng_state, cpu_state_dict, load_checkpoint, restore_rng_state, save_checkpoint
+from .io import IO, ConfigError, derived_seed
 
 
 def _worker_init(worker_id: int) -> None:
-    """Give every data-loader worker its own numpy/python seed derived from torch's (seeded) base seed."""
+    """Seed a data-loader worker's numpy and python RNGs (the augmentations use numpy's global RNG).
+
+    torch gives each worker the seed ``base_seed + worker_id``, with ``base_seed`` drawn from the loader's
+    generator each epoch (see Processor.set_epoch): distinct per worker and per epoch, the same run to run.
+    """
     import random
-    seed = torch.initial_seed() % 2 ** 32
-    np.random.seed(seed)
+    seed = torch.initial_seed()
+    np.random.seed(derived_seed(seed) % 2 ** 32)
     random.seed(seed)
 
 
+def amp_policy(device: torch.device, enabled: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed) of ``--amp`` on ``device``.
+
+    CUDA: bfloat16 where the GPU supports it, else float16 with a GradScaler. CPU: bfloat16 where oneDNN has
+    fast bfloat16 kernels (AVX512-BF16/AMX), else None (float32).
+    """
+    if not enabled:
+        return None, False
+    if device.type == 'cuda':
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16, False
+        return torch.float16, True
+    if device.type == 'cpu':
+        try:
+            supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        except (AttributeError, RuntimeError):
+            supported = False
+        return (torch.bfloat16, False) if supported else (None, False)
+    return None, False
+
+
 class Processor(IO):
-    """Base processor with a train/test schedule; subclasses define train() and test()."""
+    """Base processor with a train/test schedule; subclasses define train() and test().
+
+    Training writes, to ``work_dir``: ``epoch<N>_model.pt`` (weights) every ``--save_interval`` epochs and at the
+    end, ``best_model.pt`` (best validation top-1), ``checkpoint.pt`` (everything ``--resume`` needs),
+    ``metrics.csv`` and ``curves.png`` every epoch; the last evaluation adds ``confusion_matrix.png`` and
+    ``per_class.csv``.
+    """
 
     def __init__(self, argv=None):
         self.load_arg(argv)
@@ -34,13 +68,35 @@ class Processor(IO):
         self.gpu()
         self.load_data()
         self.load_optimizer()
+        if self.arg.phase == 'train' and self.arg.resume is not None:
+            self.resume(self.resume_path())
 
     def init_environment(self) -> None:
         super().init_environment()
         self.result: dict[str, Any] = {}
         self.iter_info: dict[str, Any] = {}
         self.epoch_info: dict[str, Any] = {}
+        self.eval_info: dict[str, Any] = {}
         self.meta_info = dict(epoch=0, iter=0)
+        self.metrics: list[dict[str, Any]] = []
+        self.best_top1: float | None = None
+        self.best_epoch: int | None = None
+        self.lr = float(getattr(self.arg, 'base_lr', 0.0) or 0.0)
+        self.amp_dtype, use_scaler = amp_policy(self.dev, self.arg.amp)
+        self.scaler = torch.amp.GradScaler('cuda') if use_scaler else None
+        if self.arg.amp:
+            if self.amp_dtype is None:
+                self.io.print_log('--amp: this CPU has no fast bfloat16 support; running in float32.')
+            else:
+                self.io.print_log(f'--amp: autocast to {str(self.amp_dtype).replace("torch.", "")} on '
+                                  f'{self.dev.type}{" with a GradScaler" if self.scaler else ""}.')
+
+    def load_model(self) -> None:
+        super().load_model()
+        self.label_names: list[str] | None = None
+        if getattr(self.arg, 'label_names', None):
+            from .report import read_label_names
+            self.label_names = read_label_names(self.arg.label_names, getattr(self.model, 'num_class', None))
 
     def load_optimizer(self) -> None:
         pass
@@ -52,6 +108,80 @@ class Processor(IO):
         for name in ('batch_size', 'test_batch_size', 'num_epoch', 'log_interval', 'save_interval', 'eval_interval'):
             if getattr(self.arg, name) < 1:
                 raise ConfigError(f'--{name} must be at least 1, got {getattr(self.arg, name)}')
+        if self.arg.resume is not None and self.arg.phase != 'train':
+            raise ConfigError('--resume continues a training run; it does not apply to --phase test')
+
+    # ------------------------------------------------------------ mixed precision
+    def autocast(self):
+        """The autocast context of ``--amp`` (a no-op context without it)."""
+        return torch.autocast(device_type=self.dev.type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
+
+    # ------------------------------------------------------------ checkpoints and resume
+    def resume_path(self) -> str:
+        value = self.arg.resume
+        if value in ('', True) or (isinstance(value, str) and value.lower() == 'true'):
+            return os.path.join(self.arg.work_dir, 'checkpoint.pt')
+        return str(value)
+
+    def checkpoint_state(self, epochs_done: int) -> dict[str, Any]:
+        optimizer = getattr(self, 'optimizer', None)
+        return {
+            'model': cpu_state_dict(self.model),
+            'optimizer': optimizer.state_dict() if optimizer is not None else None,
+            'scaler': self.scaler.state_dict() if self.scaler is not None else None,
+            'epoch': int(epochs_done),
+            'iter': int(self.meta_info['iter']),
+            'lr': float(self.lr),
+            'best_top1': self.best_top1,
+            'best_epoch': self.best_epoch,
+            'metrics': [dict(row) for row in self.metrics],
+            'world_size': self.dist.world_size,
+            'config': plain(vars(self.arg)),
+        }
+
+    def save_checkpoint(self, epochs_done: int) -> None:
+        """Write work_dir/checkpoint.pt atomically (rank 0), with the RNG states of every rank."""
+        rng = distributed.all_gather_objects(capture_rng_state())  # a collective: every rank takes part
+        if not self.is_main_process:
+            return
+        state = self.checkpoint_state(epochs_done)
+        state['rng'] = rng
+        path = os.path.join(self.arg.work_dir, 'checkpoint.pt')
+        save_checkpoint(path, state)
+        self.io.print_log(f'Checkpoint of epoch {epochs_done} saved as {path}.')
+
+    def resume(self, path: str) -> None:
+        """Continue from a checkpoint: model, optimizer, schedule position, metrics, best top-1 and RNG states."""
+        checkpoint = load_checkpoint(path)
+        load_state_dict_checked(self.bare_model, checkpoint['model'], path)
+        optimizer = getattr(self, 'optimizer', None)
+        if optimizer is not None and checkpoint.get('optimizer') is not None:
+            try:
+                optimizer.load_state_dict(checkpoint['optimizer'])
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f'{path}: its optimizer state does not fit --optimizer {self.arg.optimizer} '
+                                 f'({exc})') from None
+        if self.scaler is not None and checkpoint.get('scaler'):
+            self.scaler.load_state_dict(checkpoint['scaler'])
+        self.arg.start_epoch = int(checkpoint['epoch'])
+        self.meta_info['iter'] = int(checkpoint['iter'])
+        self.lr = float(checkpoint.get('lr', self.lr))
+        self.best_top1 = checkpoint.get('best_top1')
+        self.best_epoch = checkpoint.get('best_epoch')
+        self.metrics = [dict(row) for row in checkpoint.get('metrics', [])]
+        rng = checkpoint.get('rng') or []
+        if len(rng) == self.dist.world_size:
+            restore_rng_state(rng[self.dist.rank])
+        else:
+            self.io.print_log(f'{path} was written by {len(rng)} process(es), this run has '
+                              f'{self.dist.world_size}: random states are re-seeded, so the run will not '
+                              'repeat the interrupted one exactly.')
+        if self.arg.start_epoch >= self.arg.num_epoch:
+            self.io.print_log(f'{path}: already trained {self.arg.start_epoch} epochs (--num_epoch '
+                              f'{self.arg.num_epoch}); nothing left to train.')
+        self.io.print_log(f'Resumed from {path}: {self.arg.start_epoch} epochs and {self.meta_info["iter"]} '
+                          'iterations done.')
 
     # ------------------------------------------------------------ data
     def build_feeder(self, args: dict[str, Any], which: str):
@@ -65,26 +195,52 @@ class Processor(IO):
             raise ConfigError(f'{which}_feeder_args do not fit {self.arg.feeder}: {exc}') from None
 
     def load_data(self) -> None:
+        """Build the loaders. Under torchrun each rank reads its share through a DistributedSampler and
+        ``--batch_size``/``--test_batch_size`` stay the totals over all ranks, as with DataParallel."""
         self.data_loader: dict[str, DataLoader] = {}
-        generator = torch.Generator()
-        generator.manual_seed(self.arg.seed if self.arg.seed is not None else torch.initial_seed())
-        common = dict(num_workers=self.arg.num_worker, worker_init_fn=_worker_init,
-                      pin_memory=self.use_gpu, persistent_workers=self.arg.num_worker > 0)
+        self.loader_generator: dict[str, torch.Generator] = {}
+        world = self.dist.world_size
+        common = dict(num_workers=self.arg.num_worker, worker_init_fn=_worker_init, pin_memory=self.use_gpu)
         if self.arg.phase == 'train':
             if not self.arg.train_feeder_args:
                 raise ConfigError('--phase train needs train_feeder_args (data_path and label_path of the '
                                   'training split)')
             dataset = self.build_feeder(self.arg.train_feeder_args, 'train')
             self.check_dataset(dataset, 'train', self.arg.batch_size)
-            self.data_loader['train'] = DataLoader(dataset, batch_size=self.arg.batch_size, shuffle=True,
-                                                   drop_last=True, generator=generator, **common)
+            if self.arg.batch_size < world:
+                raise ConfigError(f'--batch_size {self.arg.batch_size} is smaller than the {world} processes; it is '
+                                  'the total batch over all of them')
+            generator = self.loader_generator['train'] = torch.Generator()
+            sampler = None
+            if self.dist.enabled:
+                sampler = DistributedSampler(dataset, num_replicas=world, rank=self.dist.rank, shuffle=True,
+                                             seed=self.seed)
+            # workers are re-created every epoch so that their seeds follow the epoch (exact --resume)
+            self.data_loader['train'] = DataLoader(dataset, batch_size=self.arg.batch_size // world,
+                                                   shuffle=sampler is None, sampler=sampler, drop_last=True,
+                                                   generator=generator, persistent_workers=False, **common)
         if self.arg.test_feeder_args:
             dataset = self.build_feeder(self.arg.test_feeder_args, 'test')
             self.check_dataset(dataset, 'test', None)
-            self.data_loader['test'] = DataLoader(dataset, batch_size=self.arg.test_batch_size, shuffle=False,
-                                                  **common)
+            generator = self.loader_generator['test'] = torch.Generator()
+            sampler = None
+            if self.dist.enabled:  # pads with repeated samples; test() drops them again
+                sampler = DistributedSampler(dataset, num_replicas=world, rank=self.dist.rank, shuffle=False)
+            self.data_loader['test'] = DataLoader(dataset, batch_size=max(1, self.arg.test_batch_size // world),
+                                                  shuffle=False, sampler=sampler, generator=generator,
+                                                  persistent_workers=False, **common)
         elif self.arg.phase == 'test':
             raise ConfigError('--phase test needs test_feeder_args (data_path and label_path)')
+        self.set_epoch(self.arg.start_epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Seed the loaders for ``epoch`` from (--seed, epoch, rank): the shuffle order, the worker seeds and so
+        the augmentations of an epoch do not depend on what ran before it."""
+        for split, generator in getattr(self, 'loader_generator', {}).items():
+            generator.manual_seed(derived_seed(self.seed, epoch, self.dist.rank, split == 'test'))
+            sampler = self.data_loader[split].sampler
+            if isinstance(sampler, DistributedSampler):
+                sampler.set_epoch(epoch)
 
     def check_dataset(self, dataset, split: str, batch_size: int | None) -> None:
         """Refuse an empty split, a batch larger than the split, and data that does not fit the model."""
@@ -126,41 +282,113 @@ class Processor(IO):
 
     # ------------------------------------------------------------ schedule
     def start(self) -> None:
-        self.io.print_log(f'Parameters:\n{vars(self.arg)}\n')
-        if self.arg.phase == 'train':
-            self.run_training()
-        elif self.arg.phase == 'test':
-            self.io.print_log(f'Model:   {self.arg.model}.')
-            self.io.print_log(f'Weights: {self.arg.weights}.')
-            self.io.print_log('Evaluation Start:')
-            self.test()
-            self.io.print_log('Done.\n')
-            if self.arg.save_result:
-                self.save_result()
+        try:
+            self.io.print_log(f'Parameters:\n{vars(self.arg)}\n')
+            if self.arg.phase == 'train':
+                self.run_training()
+            elif self.arg.phase == 'test':
+                self.io.print_log(f'Model:   {self.arg.model}.')
+                self.io.print_log(f'Weights: {self.arg.weights}.')
+                self.io.print_log('Evaluation Start:')
+                self.test()
+                self.io.print_log('Done.\n')
+                self.write_test_reports()
+                if self.arg.save_result:
+                    self.save_result()
+        finally:
+            distributed.shutdown()
 
     def run_training(self) -> None:
+        self.open_tensorboard()
         epoch_times = []
+        evaluated = False
         for epoch in range(self.arg.start_epoch, self.arg.num_epoch):
             started = time.time()
+            done = epoch + 1
+            last = done == self.arg.num_epoch
+            save_now = done % self.arg.save_interval == 0 or last
             self.meta_info['epoch'] = epoch
+            self.set_epoch(epoch)
             self.io.print_log(f'Training epoch: {epoch}')
             self.train()
             self.io.print_log('Done.')
-            if (epoch + 1) % self.arg.save_interval == 0 or epoch + 1 == self.arg.num_epoch:
-                self.io.save_model(self.bare_model, f'epoch{epoch + 1}_model.pt')
-            if 'test' in self.data_loader and ((epoch + 1) % self.arg.eval_interval == 0
-                                               or epoch + 1 == self.arg.num_epoch):
+            if save_now:
+                self.io.save_model(self.bare_model, f'epoch{done}_model.pt')
+            self.eval_info = {}
+            evaluated = 'test' in self.data_loader and (done % self.arg.eval_interval == 0 or last)
+            if evaluated:
                 self.io.print_log(f'Eval epoch: {epoch}')
                 self.test()
                 self.io.print_log('Done.')
+                top1 = self.eval_info.get('top1')
+                if top1 is not None and (self.best_top1 is None or top1 > self.best_top1):
+                    self.best_top1, self.best_epoch = top1, done
+                    self.io.save_model(self.bare_model, 'best_model.pt')
             epoch_times.append(time.time() - started)
-            remaining = (self.arg.num_epoch - epoch - 1) * float(np.mean(epoch_times))
-            self.io.print_log(f'Epoch {epoch + 1}/{self.arg.num_epoch} took {epoch_times[-1]:.1f}s, '
+            self.record_epoch(done, epoch_times[-1])
+            if save_now:
+                self.save_checkpoint(done)
+            remaining = (self.arg.num_epoch - done) * float(np.mean(epoch_times))
+            self.io.print_log(f'Epoch {done}/{self.arg.num_epoch} took {epoch_times[-1]:.1f}s, '
                               f'ETA {_duration(remaining)}')
-        if self.arg.save_result and 'test' in self.data_loader:
-            self.save_result()
+        if self.best_top1 is not None:
+            self.io.print_log(f'Best top-1 {self.best_top1:.2f}% at epoch {self.best_epoch} (best_model.pt).')
+        if evaluated:
+            self.write_test_reports()
+            if self.arg.save_result:
+                self.save_result()
+        self.close_tensorboard()
+
+    def record_epoch(self, epoch: int, seconds: float) -> None:
+        """Append the epoch to metrics.csv, redraw curves.png and log to TensorBoard (rank 0)."""
+        row = {'epoch': epoch, 'train_loss': getattr(self, 'train_loss', None), 'lr': float(self.lr),
+               'val_loss': self.eval_info.get('val_loss'), 'top1': self.eval_info.get('top1'),
+               'top5': self.eval_info.get('top5'), 'seconds': round(float(seconds), 3)}
+        self.metrics.append(row)
+        if not self.is_main_process:
+            return
+        report.write_metrics(os.path.join(self.arg.work_dir, 'metrics.csv'), self.metrics)
+        report.plot_curves(os.path.join(self.arg.work_dir, 'curves.png'), self.metrics)
+        if getattr(self, "tensorboard", None) is not None:
+            for key in ('train_loss', 'lr', 'val_loss', 'top1', 'top5'):
+                if row[key] is not None:
+                    self.tensorboard.add_scalar(key, row[key], epoch)
+            self.tensorboard.flush()
+
+    def write_test_reports(self) -> None:
+        """confusion_matrix.png and per_class.csv of the last evaluation (rank 0; needs labels and scores)."""
+        if not self.is_main_process or getattr(self, 'label', None) is None or not len(self.result):
+            return
+        scores = np.asarray(self.result)
+        matrix = report.confusion_matrix(self.label, scores.argmax(axis=1), scores.shape[1])
+        report.write_per_class(os.path.join(self.arg.work_dir, 'per_class.csv'), matrix, self.label_names)
+        report.plot_confusion_matrix(os.path.join(self.arg.work_dir, 'confusion_matrix.png'), matrix,
+                                     self.label_names)
+        self.io.print_log(f'Per-class precision and recall in {os.path.join(self.arg.work_dir, "per_class.csv")}, '
+                          f'confusion matrix in {os.path.join(self.arg.work_dir, "confusion_matrix.png")}.')
+
+    def open_tensorboard(self) -> None:
+        self.tensorboard = None
+        if not self.arg.tensorboard or not self.is_main_process:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.io.print_log('--tensorboard: TensorBoard is not installed; `pip install tensorboard` to get '
+                              'TensorBoard logs (training continues without them).')
+            return
+        log_dir = os.path.join(self.arg.work_dir, 'tensorboard')
+        self.tensorboard = SummaryWriter(log_dir=log_dir)
+        self.io.print_log(f'TensorBoard logs in {log_dir} (tensorboard --logdir {log_dir}).')
+
+    def close_tensorboard(self) -> None:
+        if getattr(self, 'tensorboard', None) is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def save_result(self) -> None:
+        if not self.is_main_process:
+            return
         names = self.data_loader['test'].dataset.sample_name
         result = {str(name): np.asarray(score) for name, score in zip(names, self.result)}
         self.io.save_pkl(result, 'test_result.pkl')
@@ -175,10 +403,19 @@ class Processor(IO):
         parser.add_argument('--save_result', type=str2bool, default=False,
                             help='write work_dir/test_result.pkl (sample name -> class scores) (true/false)')
         parser.add_argument('--start_epoch', type=int, default=0, help='epoch to start training from (0-based)')
+        parser.add_argument('--resume', nargs='?', const='', default=None, metavar='PATH',
+                            help='continue an interrupted training run from PATH (default: work_dir/checkpoint.pt): '
+                                 'model, optimizer, schedule, metrics and random states')
+        parser.add_argument('--amp', type=str2bool, default=False,
+                            help='mixed precision (true/false): bfloat16 on CUDA where supported, else float16 '
+                                 'with a GradScaler; bfloat16 on CPUs that support it')
+        parser.add_argument('--tensorboard', type=str2bool, default=False,
+                            help='also write TensorBoard logs to work_dir/tensorboard (true/false; needs '
+                                 '`pip install tensorboard`)')
         parser.add_argument('--num_epoch', type=int, default=80, help='number of training epochs')
         parser.add_argument('--log_interval', type=int, default=100, help='log every this many iterations')
         parser.add_argument('--save_interval', type=int, default=10,
-                            help='save epoch<N>_model.pt every this many epochs (and at the end)')
+                            help='save epoch<N>_model.pt and checkpoint.pt every this many epochs (and at the end)')
         parser.add_argument('--eval_interval', type=int, default=5,
                             help='evaluate on the test split every this many epochs (and at the end)')
         parser.add_argument('--feeder', default='feeder.feeder.Feeder', help='dataset class as a dotted path')

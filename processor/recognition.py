@@ -11,6 +11,7 @@ from tqdm import tqdm
 from net.st_gcn import weights_init
 from torchlight import str2bool
 
+from . import distributed, report
 from .processor import Processor
 
 
@@ -42,9 +43,7 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         self.lr = lr
 
     def show_topk(self, k: int) -> float:
-        rank = self.result.argsort()
-        hit = [label in rank[i, -k:] for i, label in enumerate(self.label)]
-        accuracy = sum(hit) * 1.0 / len(hit)
+        accuracy = report.topk_accuracy(self.result, self.label, k)
         self.io.print_log(f'\tTop{k}: {100 * accuracy:.2f}%')
         return accuracy
 
@@ -53,42 +52,69 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         self.adjust_lr()
         loader = self.data_loader['train']
         loss_value = []
-        for data, label in tqdm(loader, desc=f'epoch {self.meta_info["epoch"]}', leave=False, disable=None):
+        for data, label in tqdm(loader, desc=f'epoch {self.meta_info["epoch"]}', leave=False,
+                                disable=None if self.is_main_process else True):
             data = data.float().to(self.dev, non_blocking=True)
             label = label.long().to(self.dev, non_blocking=True)
-            output = self.model(data)
-            loss = self.loss(output, label)
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+            with self.autocast():
+                output = self.model(data)
+            loss = self.loss(output.float(), label)
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:  # float16: scale the loss so small gradients do not underflow
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                loss.backward()
+                self.optimizer.step()
             self.iter_info['loss'] = loss.item()
             self.iter_info['lr'] = f'{self.lr:.6f}'
             loss_value.append(self.iter_info['loss'])
             self.show_iter_info()
             self.meta_info['iter'] += 1
-        self.epoch_info['mean_loss'] = float(np.mean(loss_value))
+        # the mean over all ranks' batches (every rank runs the same number of batches)
+        self.train_loss = distributed.mean_over_ranks(float(np.mean(loss_value)), self.dev)
+        self.epoch_info['mean_loss'] = self.train_loss
         self.show_epoch_info()
         self.io.print_timer() if self.io.split_timer else None
 
-    @torch.inference_mode()
     def test(self, evaluation: bool = True) -> None:
-        self.model.eval()
+        """Score the test split; under torchrun the ranks' scores are gathered so that every rank holds the scores
+        of the whole split, in dataset order, without the sampler's padding."""
+        model = self.bare_model if self.dist.enabled else self.model
+        distributed.broadcast_buffers(model)  # every rank evaluates rank 0's model (BatchNorm statistics)
+        model.eval()
         loader = self.data_loader['test']
-        loss_value, result_frag, label_frag = [], [], []
-        for data, label in tqdm(loader, desc='test', leave=False, disable=None):
-            data = data.float().to(self.dev, non_blocking=True)
-            label = label.long().to(self.dev, non_blocking=True)
-            output = self.model(data)
-            result_frag.append(output.float().cpu().numpy())
-            if evaluation:
-                loss_value.append(self.loss(output, label).item())
-                label_frag.append(label.cpu().numpy())
-        self.result = np.concatenate(result_frag)
+        score_frag, label_frag = [], []
+        with torch.inference_mode():
+            for data, label in tqdm(loader, desc='test', leave=False,
+                                    disable=None if self.is_main_process else True):
+                data = data.float().to(self.dev, non_blocking=True)
+                with self.autocast():
+                    output = model(data)
+                score_frag.append(output.float().cpu().numpy())
+                label_frag.append(np.asarray(label, dtype=np.int64))
+        scores = np.concatenate(score_frag)
+        labels = np.concatenate(label_frag)
+        if self.dist.enabled:
+            indices = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
+            parts = distributed.all_gather_objects((indices, scores, labels))
+            total = len(loader.dataset)
+            scores = np.zeros((total, scores.shape[1]), dtype=np.float32)
+            labels = np.zeros(total, dtype=np.int64)
+            for part_indices, part_scores, part_labels in parts:
+                scores[part_indices] = part_scores  # padding repeats samples: same index, same value
+                labels[part_indices] = part_labels
+        self.result = scores
         if evaluation:
-            self.label = np.concatenate(label_frag)
-            self.epoch_info['mean_loss'] = float(np.mean(loss_value))
+            self.label = labels
+            val_loss = float(nn.functional.cross_entropy(torch.from_numpy(scores).double(),
+                                                         torch.from_numpy(labels)).item())
+            self.epoch_info['mean_loss'] = val_loss
             self.show_epoch_info()
             self.topk = {k: self.show_topk(k) for k in self.arg.show_topk}
+            self.eval_info = {'val_loss': val_loss, 'top1': 100 * report.topk_accuracy(scores, labels, 1),
+                              'top5': 100 * report.topk_accuracy(scores, labels, 5)}
 
     @staticmethod
     def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
@@ -102,4 +128,7 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         parser.add_argument('--optimizer', default='SGD', choices=['SGD', 'Adam'], help='SGD or Adam')
         parser.add_argument('--nesterov', type=str2bool, default=True, help='Nesterov momentum for SGD (true/false)')
         parser.add_argument('--weight_decay', type=float, default=0.0001, help='weight decay (L2) of the optimiser')
+        parser.add_argument('--label_names', default=None,
+                            help='file with one class name per line, in label order (e.g. classes.txt of '
+                                 'csv2json), used in per_class.csv and confusion_matrix.png')
         return parser

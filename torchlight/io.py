@@ -128,6 +128,11 @@ def _strip_module(key: str) -> str:
     return key[len('module.'):] if key.startswith('module.') else key
 
 
+def plain(value: Any) -> Any:
+    """Config values as YAML-safe builtins (also what a weights_only checkpoint can hold)."""
+    return _plain(value)
+
+
 def _plain(value: Any) -> Any:
     """Config values as YAML-safe builtins."""
     if isinstance(value, Mapping):
@@ -166,8 +171,14 @@ def load_state_dict_strict(model, weights_path: str, ignore_weights: Iterable[st
     (checkpoints from older PyTorch). Keys starting with a prefix in ``ignore_weights`` are dropped from the file
     and may be missing. Anything else missing, unexpected or of the wrong shape raises a ValueError naming the keys.
     """
+    load_state_dict_checked(model, read_state_dict(weights_path), weights_path, ignore_weights)
+
+
+def load_state_dict_checked(model, weights: Mapping[str, Any], source: str,
+                            ignore_weights: Iterable[str] | None = None) -> None:
+    """Load an in-memory state dict as :func:`load_state_dict_strict` does; ``source`` names it in errors."""
     ignore = tuple(ignore_weights or ())
-    weights = read_state_dict(weights_path)
+    weights = OrderedDict((_strip_module(k), v) for k, v in weights.items())
     target = model.module if hasattr(model, 'module') else model
     own = target.state_dict()
     weights = OrderedDict((k, v) for k, v in weights.items() if not k.startswith(ignore)) if ignore else weights
@@ -184,7 +195,7 @@ def load_state_dict_strict(model, weights_path: str, ignore_weights: Iterable[st
     if mis_shaped:
         problems.append(f'mis-shaped keys: {_short(mis_shaped)}')
     if problems:
-        raise ValueError(f'{weights_path}: does not fit the model ({"; ".join(problems)}); '
+        raise ValueError(f'{source}: does not fit the model ({"; ".join(problems)}); '
                          'is it a checkpoint of a different model, layout or num_class?')
     for k in own:
         if k.endswith('num_batches_tracked') and k not in weights and not (ignore and k.startswith(ignore)):
