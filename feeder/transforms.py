@@ -52,12 +52,15 @@ from torchlight import closest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['NORMALIZE_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'SampleTransform', 'build_transform', 'channel_count',
-           'bone_parents', 'resolve_joint', 'egocentric', 'velocity_channels', 'bone_channels']
+__all__ = ['NORMALIZE_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'TRANSFORM_ARGS', 'SampleTransform', 'build_transform',
+           'transform_from_feeder_args', 'channel_count', 'bone_parents', 'resolve_joint', 'egocentric', 'velocity_channels', 'bone_channels']
 
 NORMALIZE_MODES: tuple[str, ...] = ('frame', 'egocentric_clip', 'egocentric_frame')
 CHANNEL_SIZES: dict[str, int] = {'xy_score': 3, 'velocity': 2, 'bone': 2}
 CHANNELS: tuple[str, ...] = tuple(CHANNEL_SIZES)
+# the feeder arguments that belong to build_transform
+TRANSFORM_ARGS: tuple[str, ...] = ('normalize', 'center_joint', 'heading_joints', 'random_rotate', 'random_scale',
+                                   'channels', 'layout', 'bodyparts', 'frame_size')
 
 Joint = int | str
 
@@ -375,3 +378,16 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
         raise ValueError(f'frame_size {frame_size!r}: expected [width, height] in pixels, both > 0')
     aspect = float(frame_size[1]) / float(frame_size[0])
     return SampleTransform(normalize, center, heading, rotate, _scale_range(random_scale), channels, parents, aspect)
+
+
+def transform_from_feeder_args(feeder_args: Mapping[str, Any] | None, augment: bool = False) -> SampleTransform:
+    """The transform of a config's ``train_feeder_args`` / ``test_feeder_args`` (other keys are ignored).
+
+    For inference outside a feeder (``main.py extract``, whole-recording demo) so the model sees what it saw in
+    training. ``augment=False`` leaves out random_rotate and random_scale.
+    """
+    args = {key: value for key, value in (feeder_args or {}).items() if key in TRANSFORM_ARGS}
+    if not augment:
+        args.pop('random_rotate', None)
+        args.pop('random_scale', None)
+    return build_transform(**args)

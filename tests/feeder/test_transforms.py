@@ -10,7 +10,7 @@ import pytest
 from feeder import tools
 from feeder.feeder import Feeder
 from feeder.feeder_kinetics import Feeder_kinetics
-from feeder.transforms import bone_parents, build_transform, channel_count
+from feeder.transforms import bone_parents, build_transform, channel_count, transform_from_feeder_args
 from net.utils.graph import RAT_NAMES
 from tests.conftest import write_dataset
 
@@ -240,3 +240,14 @@ def test_bad_arguments_are_refused_with_a_message(kwargs, message):
     with pytest.raises(ValueError) as error:
         build_transform(**kwargs)
     assert message in str(error.value)
+
+
+def test_transform_from_feeder_args_matches_the_feeder_without_augmentation():
+    args = {'data_path': 'x.npy', 'random_move': True, 'normalize': 'egocentric_clip', 'center_joint': 'spine',
+            'heading_joints': ['tail_base', 'neck'], 'layout': 'rat', 'frame_size': [W, H], 'random_rotate': 90,
+            'channels': ['xy_score', 'velocity']}
+    transform = transform_from_feeder_args(args)
+    assert transform.rotate == 0 and transform.in_channels == 5
+    data = _pixels_to_data(_rat_pixels(), _score())
+    np.testing.assert_array_equal(transform(data), _ego(channels=['xy_score', 'velocity'])(data))
+    assert transform_from_feeder_args(args, augment=True).rotate == 90
