@@ -10,6 +10,7 @@ import sys
 PROCESSORS = {
     'recognition': 'processor.recognition.REC_Processor',
     'extract': 'processor.extract.Extractor',
+    'demo': 'processor.demo.Demo',
 }
 
 

@@ -17,7 +17,10 @@ SHARED = os.path.join(os.path.dirname(ROOT), 'shared')
 
 def make_separable_arrays(n: int, num_class: int, T: int, V: int, M: int = 1, seed: int = 0,
                           C: int = 3) -> tuple[np.ndarray, list[int]]:
-    """(N, C, T, V, M) float32 clips: the class sets which joints are displaced and how fast they oscillate."""
+    """(N, C, T, V, M) float32 clips: the class sets which joints are displaced and how fast they oscillate.
+
+    Sample i has label i % num_class; x and y stay inside (-0.5, 0.5), the frame centred as in the feeders.
+    """
     rng = np.random.default_rng(seed)
     labels = [i % num_class for i in range(n)]
     t = np.arange(T, dtype=np.float32)
@@ -25,8 +28,8 @@ def make_separable_arrays(n: int, num_class: int, T: int, V: int, M: int = 1, se
     for i, label in enumerate(labels):
         freq = 0.05 + 0.08 * label
         phase = rng.uniform(0, 2 * np.pi)
-        base = rng.normal(0, 0.05, size=(V,)).astype(np.float32)
-        wave = 0.2 * np.sin(2 * np.pi * freq * t + phase)[:, None]  # (T, 1)
+        base = rng.normal(0, 0.03, size=(V,)).astype(np.float32)
+        wave = 0.15 * np.sin(2 * np.pi * freq * t + phase)[:, None]  # (T, 1)
         data[i, 0, :, :, 0] = base[None, :] + wave * np.linspace(0.2, 1.0, V)[None, :]
         data[i, 1, :, :, 0] = base[None, ::-1] + 0.05 * label
         data[i, 0, :, (label * V // num_class):((label + 1) * V // num_class), 0] += 0.3  # a class-specific pose
@@ -52,3 +55,26 @@ def separable_dataset(tmp_path):
     train = write_dataset(folder, 'train', *make_separable_arrays(64, 4, 16, 12, seed=1))
     val = write_dataset(folder, 'val', *make_separable_arrays(32, 4, 16, 12, seed=2))
     return {'train': train, 'val': val, 'folder': str(folder)}
+
+
+RAT_MODEL_ARGS = ['--model', 'net.st_gcn.Model', '--model_args', 'in_channels=3', 'num_class=4',
+                  "graph_args={'layout': 'rat', 'strategy': 'spatial'}"]
+
+
+@pytest.fixture(scope='session')
+def trained_rat(tmp_path_factory):
+    """A short training run on separable 4-class rat data, shared by the tests that need a trained model."""
+    import main as main_module
+    root = tmp_path_factory.mktemp('trained_rat')
+    folder = root / 'data'
+    train = write_dataset(folder, 'train', *make_separable_arrays(64, 4, 16, 12, seed=1))
+    val = write_dataset(folder, 'val', *make_separable_arrays(32, 4, 16, 12, seed=2))
+    work = root / 'work'
+    argv = ['recognition', '-w', str(work), *RAT_MODEL_ARGS,
+            '--train_feeder_args', f'data_path={train[0]}', f'label_path={train[1]}',
+            '--test_feeder_args', f'data_path={val[0]}', f'label_path={val[1]}',
+            '--num_epoch', '10', '--batch_size', '8', '--test_batch_size', '16', '--base_lr', '0.003',
+            '--step', '9', '--save_interval', '5', '--eval_interval', '5', '--num_worker', '0',
+            '--save_result', 'true', '--seed', '3', '--show_topk', '1']
+    code = main_module.main(argv)
+    return {'code': code, 'work': work, 'weights': str(work / 'epoch10_model.pt'), 'train': train, 'val': val}
