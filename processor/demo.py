@@ -8,7 +8,6 @@ probabilities averaged over the windows that cover it. Each individual of a mult
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 from typing import Any
@@ -18,7 +17,7 @@ import torch
 from tqdm import tqdm
 
 from feeder import dlc_io
-from feeder.transforms import build_transform
+from feeder.transforms import transform_from_feeder_args
 from net.utils.graph import layout_spec
 from torchlight import safe_load_pickle
 
@@ -29,7 +28,6 @@ from .processor import Processor
 from .recognition import REC_Processor
 
 logger = logging.getLogger(__name__)
-TRANSFORM_ARGS = set(inspect.signature(build_transform).parameters) - {'random_rotate', 'random_scale'}
 
 
 class Demo(Processor):
@@ -41,8 +39,7 @@ class Demo(Processor):
         self.load_model()
         self.load_weights()
         self.gpu()
-        self.transform = build_transform(**{k: v for k, v in (self.arg.test_feeder_args or {}).items()
-                                            if k in TRANSFORM_ARGS})
+        self.transform = transform_from_feeder_args(self.arg.test_feeder_args)
 
     def validate_arg(self) -> None:
         if not self.arg.model:
