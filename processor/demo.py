@@ -22,7 +22,7 @@ from net.utils.graph import layout_spec
 from torchlight import safe_load_pickle
 
 from . import ethogram
-from .extract import read_label_names
+from .extract import read_label_names_at_least
 from .io import ConfigError
 from .processor import Processor
 from .recognition import REC_Processor
@@ -201,9 +201,12 @@ class Demo(Processor):
             lines = '\n'.join(f'  {p}: {m}' for p, m in refused)
             raise ValueError(f'{len(refused)} of {len(files)} recordings could not be labelled:\n{lines}')
 
+    def read_label_names(self) -> list[str] | None:
+        return read_label_names_at_least(self.arg.label_names, self.bare_model)
+
     def class_names(self) -> list[str]:
-        if self.arg.label_names:
-            return read_label_names(self.arg.label_names)
+        if self.label_names:
+            return self.label_names
         num_class = (self.arg.model_args or {}).get('num_class', 0)
         return [str(i) for i in range(num_class)]
 

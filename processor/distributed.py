@@ -100,8 +100,10 @@ def barrier() -> None:
         dist.barrier()
 
 
-def shutdown() -> None:
-    """Leave the process group (all ranks wait for each other first)."""
+def shutdown(wait: bool = True) -> None:
+    """Leave the process group; with ``wait`` all ranks first wait for each other (not after an error, when the
+    other ranks may be stuck in another collective: torchrun then stops them)."""
     if is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()

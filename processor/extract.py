@@ -30,21 +30,11 @@ from torchlight import atomic_write, save_pickle
 
 from .io import ConfigError
 from .processor import Processor
+from .report import read_label_names
 from .recognition import REC_Processor
 
 FEATURES_FORMAT = 'st-gcn-features/1'
 AUGMENTATION_KEYS = ('random_choose', 'random_shift', 'random_move', 'random_rotate', 'random_scale')
-
-
-def read_label_names(path: str) -> list[str]:
-    """One class name per line (csv2json's classes.txt, resource/kinetics_skeleton/label_name.txt)."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: label names file not found')
-    with open(path, encoding='utf-8') as handle:
-        names = [line.strip() for line in handle if line.strip()]
-    if not names:
-        raise ValueError(f'{path}: no class names (expected one name per line)')
-    return names
 
 
 class Extractor(Processor):
@@ -96,9 +86,13 @@ class Extractor(Processor):
         self.loader = DataLoader(ConcatDataset(datasets), batch_size=self.arg.test_batch_size, shuffle=False,
                                  num_workers=self.arg.num_worker, pin_memory=self.use_gpu)
 
+    def read_label_names(self) -> list[str] | None:
+        """``--label_names`` may name more classes than the model has (e.g. held-out abnormal clips)."""
+        return read_label_names_at_least(self.arg.label_names, self.bare_model)
+
     def class_names(self) -> list[str] | None:
-        if self.arg.label_names:
-            return read_label_names(self.arg.label_names)
+        if self.label_names:
+            return self.label_names
         for dataset in self.datasets:  # csv2json/gen_trainDataset put classes.txt beside the data
             candidate = os.path.join(os.path.dirname(str(getattr(dataset, 'data_path', ''))), 'classes.txt')
             if os.path.isfile(candidate):
@@ -157,6 +151,18 @@ class Extractor(Processor):
         parser.add_argument('--split', nargs='+', default=['test'], choices=['train', 'test', 'val'],
                             help='config feeder splits to extract: test (= val) and/or train; augmentation is off')
         return parser
+
+
+def read_label_names_at_least(path: str | None, model) -> list[str] | None:
+    """Class names from ``path`` (one per line), at least as many as the model's classes; None without a path."""
+    if not path:
+        return None
+    names = read_label_names(path)
+    num_class = getattr(getattr(model, 'origin_stream', model), 'num_class', None)
+    if num_class is not None and len(names) < num_class:
+        raise ValueError(f'{path}: lists {len(names)} class names but the model has num_class={num_class} '
+                         '(--label_names must name every class, in label order)')
+    return names
 
 
 def write_predictions(path: str, result: dict[str, Any]) -> None:

@@ -93,10 +93,14 @@ class Processor(IO):
 
     def load_model(self) -> None:
         super().load_model()
-        self.label_names: list[str] | None = None
-        if getattr(self.arg, 'label_names', None):
-            from .report import read_label_names
-            self.label_names = read_label_names(self.arg.label_names, getattr(self.model, 'num_class', None))
+        self.label_names = self.read_label_names()
+
+    def read_label_names(self) -> list[str] | None:
+        """``--label_names``: exactly one name per class of the model (None when not given)."""
+        if not getattr(self.arg, 'label_names', None):
+            return None
+        from .report import read_label_names
+        return read_label_names(self.arg.label_names, getattr(self.model, 'num_class', None))
 
     def load_optimizer(self) -> None:
         pass
@@ -295,8 +299,10 @@ class Processor(IO):
                 self.write_test_reports()
                 if self.arg.save_result:
                     self.save_result()
-        finally:
-            distributed.shutdown()
+        except BaseException:
+            distributed.shutdown(wait=False)
+            raise
+        distributed.shutdown()
 
     def run_training(self) -> None:
         self.open_tensorboard()
