@@ -1,0 +1,138 @@
+"""A fast evaluation path shared by every place that only runs a trained model forward (test, extract, demo).
+
+:func:`prepare_for_inference` returns an evaluation copy of a model: eval mode, gradients off, every Conv2d that is
+immediately followed by a BatchNorm2d inside an ``nn.Sequential`` folded into one convolution (exact up to rounding),
+and the graph convolutions switched to their channels-last formulation. The model passed in is left untouched, so
+its ``state_dict`` (the published-checkpoint names) can still be saved or trained.
+
+:func:`predict` runs a prepared (or plain) model over a batch under ``torch.inference_mode``, in micro-batches on
+CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of a few clips stay in cache and
+run 2-3x faster), optionally under bf16 autocast, and returns float32 class scores and, on request, the pooled
+clip embeddings.
+
+Shapes: N = clips, C = channels, T = frames, V = joints, M = persons.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from net.utils.tgcn import ConvTemporalGraphical
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CPU_MICRO_BATCH = 4  # clips per forward pass on CPU; see benchmarks/run.py (micro-batch sweep)
+
+
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new Conv2d equal to ``bn(conv(x))`` with ``bn`` in eval mode (its running statistics)."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError('cannot fold a BatchNorm2d without running statistics (track_running_stats=False)')
+    fused = copy.deepcopy(conv)
+    with torch.no_grad():
+        weight = conv.weight.float()
+        std = torch.sqrt(bn.running_var.float() + bn.eps)
+        gamma = bn.weight.float() if bn.weight is not None else torch.ones_like(std)
+        beta = bn.bias.float() if bn.bias is not None else torch.zeros_like(std)
+        scale = gamma / std  # (C_out,)
+        bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(std)
+        fused.weight = nn.Parameter((weight * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype), requires_grad=False)
+        fused.bias = nn.Parameter(((bias - bn.running_mean.float()) * scale + beta).to(conv.weight.dtype),
+                                  requires_grad=False)
+    return fused
+
+
+def fold_batchnorms(model: nn.Module) -> int:
+    """Fold, in place, every Conv2d directly followed by a BatchNorm2d with matching channels in an nn.Sequential.
+
+    The BatchNorm is replaced by ``nn.Identity`` so the Sequential's indices stay the same. Returns the number of
+    pairs folded. Only valid for evaluation: call on an eval-mode copy.
+    """
+    folded = 0
+    for module in model.modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        for i in range(len(module) - 1):
+            conv, bn = module[i], module[i + 1]
+            if (isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats
+                    and bn.num_features == conv.out_channels):
+                module[i] = fold_conv_bn(conv, bn)
+                module[i + 1] = nn.Identity()
+                folded += 1
+    return folded
+
+
+def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True) -> nn.Module:
+    """An evaluation copy of ``model``: eval mode, no gradients, BatchNorms folded, channels-last graph convolutions.
+
+    The argument is not modified. Works for any module; the ST-GCN specific step (channels-last graph
+    convolutions) applies to every :class:`ConvTemporalGraphical` inside it.
+    """
+    prepared = copy.deepcopy(model).eval()
+    prepared.requires_grad_(False)
+    folded = fold_batchnorms(prepared) if fold_bn else 0
+    switched = 0
+    if channels_last:
+        for module in prepared.modules():
+            if isinstance(module, ConvTemporalGraphical):
+                module.channels_last = True
+                switched += 1
+    logger.debug('prepared for inference: %d conv+BN pairs folded, %d graph convolutions channels-last',
+                 folded, switched)
+    return prepared
+
+
+def _forward(model: nn.Module, x: torch.Tensor, features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if features:
+        if not all(hasattr(model, name) for name in ('forward_features', 'pool_features', 'forward_head')):
+            raise ValueError(f'{type(model).__name__} has no forward_features/pool_features/forward_head, '
+                             'so predict(features=True) cannot return embeddings')
+        feature_map = model.forward_features(x)  # (n, M, C, T', V)
+        return model.forward_head(feature_map), model.pool_features(feature_map)  # (n, classes), (n, C)
+    return model(x), None
+
+
+def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int | None = None, amp: bool = False,
+            features: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Class scores for ``data`` (N, C, T, V, M): a float32 tensor (N, num_class) on the data's device.
+
+    Args:
+        model: a model in eval mode, ideally from :func:`prepare_for_inference`; it is run as given.
+        data: the clips; a numpy array is converted (float32, on the model's device).
+        micro_batch: clips per forward pass; default ``DEFAULT_CPU_MICRO_BATCH`` on CPU and the whole batch on
+            other devices. Results do not depend on it (up to rounding).
+        amp: run under bf16 autocast (CPU or CUDA).
+        features: also return the pooled clip embeddings (N, C) from ``model.pool_features``.
+    """
+    if isinstance(data, np.ndarray):
+        device = next(iter(model.parameters()), torch.empty(0)).device
+        data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)).to(device)
+    if data.dim() != 5:
+        raise ValueError(f'data must be (N, C, T, V, M), got shape {tuple(data.shape)}')
+    if micro_batch is None:
+        micro_batch = DEFAULT_CPU_MICRO_BATCH if data.device.type == 'cpu' else max(len(data), 1)
+    if micro_batch < 1:
+        raise ValueError(f'micro_batch must be >= 1, got {micro_batch}')
+    if model.training:
+        logger.warning('predict: the model is in training mode (BatchNorm batch statistics, dropout); '
+                       'call prepare_for_inference(model) or model.eval() first')
+    scores, pooled = [], []
+    with torch.inference_mode(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=amp):
+        for start in range(0, len(data), micro_batch):
+            chunk = data[start:start + micro_batch]
+            if chunk.dtype != torch.float32 and not amp:
+                chunk = chunk.float()
+            out, emb = _forward(model, chunk, features)
+            scores.append(out.float())
+            if emb is not None:
+                pooled.append(emb.float())
+    if not scores:
+        raise ValueError('data holds no clips (N = 0)')
+    result = torch.cat(scores)  # (N, num_class)
+    if features:
+        return result, torch.cat(pooled)  # (N, C)
+    return result

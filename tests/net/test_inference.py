@@ -1,0 +1,139 @@
+"""The optimised graph convolution and inference path give the same numbers as the plain formulation."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from net import st_gcn, st_gcn_twostream
+from net.utils.graph import Graph
+from net.utils.inference import fold_batchnorms, prepare_for_inference, predict
+from net.utils.tgcn import ConvTemporalGraphical
+
+
+def plain_graph_conv(x, conv, A):
+    """The original formulation: 1x1 conv to K*C_out channels, then an einsum over (k, v)."""
+    y = conv(x)  # (N, K*C, T, V)
+    n, kc, t, v = y.size()
+    K = A.size(0)
+    return torch.einsum('nkctv,kvw->nctw', y.view(n, K, kc // K, t, v), A)
+
+
+def randomise_batchnorms(model):
+    """Non-trivial running statistics and affine parameters, so folding BN is really tested."""
+    gen = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            c = module.num_features
+            module.running_mean.copy_(torch.rand(c, generator=gen) - 0.5)
+            module.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
+            module.weight.data.copy_(torch.rand(c, generator=gen) + 0.5)
+            module.bias.data.copy_(torch.rand(c, generator=gen) * 0.4 - 0.2)
+    return model
+
+
+def rel_err(a, b):
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+@pytest.mark.parametrize('layout', ['openpose', 'rat'])
+@pytest.mark.parametrize('c_in,c_out', [(3, 16), (16, 16), (16, 8)])
+@pytest.mark.parametrize('path', ['default', 'graph_first', 'conv_first', 'channels_last'])
+def test_graph_conv_orders_match_plain_einsum(layout, c_in, c_out, path):
+    torch.manual_seed(0)
+    A = torch.tensor(Graph(layout=layout, strategy='spatial').A, dtype=torch.float32)
+    A = A * (torch.rand_like(A) + 0.5)  # as after edge-importance weighting
+    gcn = ConvTemporalGraphical(c_in, c_out, A.size(0))
+    if path == 'channels_last':
+        gcn.channels_last = True
+    elif path != 'default':
+        gcn.order = path
+    x = torch.randn(3, c_in, 7, A.size(1), requires_grad=True)
+    A.requires_grad_(True)
+    out, _ = gcn(x, A)
+    expected = plain_graph_conv(x, gcn.conv, A)
+    assert out.shape == expected.shape == (3, c_out, 7, A.size(1))
+    assert rel_err(out, expected) < 1e-5
+    grads = torch.autograd.grad(out.square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
+    grads_ref = torch.autograd.grad(expected.square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
+    for g, g_ref in zip(grads, grads_ref):
+        assert rel_err(g, g_ref) < 1e-4
+
+
+def test_graph_first_is_chosen_only_where_channels_grow():
+    assert ConvTemporalGraphical(3, 64, 3).order == 'graph_first'
+    assert ConvTemporalGraphical(64, 64, 3).order == 'conv_first'
+    assert ConvTemporalGraphical(3, 64, 3, t_kernel_size=3, t_padding=1).order == 'conv_first'
+
+
+def test_graph_conv_parameter_names_and_shapes_unchanged():
+    gcn = ConvTemporalGraphical(64, 128, 3)
+    assert {k: tuple(v.shape) for k, v in gcn.state_dict().items()} == {
+        'conv.weight': (384, 64, 1, 1), 'conv.bias': (384,)}
+
+
+def test_fold_batchnorms_folds_every_conv_bn_pair_and_only_those():
+    model = randomise_batchnorms(st_gcn.Model(3, 5, {'layout': 'rat', 'strategy': 'spatial'})).eval()
+    copy = prepare_for_inference(model, channels_last=False)
+    # 10 blocks: 10 tcn conv->BN pairs; 2 blocks change shape and have a residual conv->BN
+    assert sum(isinstance(m, nn.Identity) for m in copy.modules()) == 12
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in copy.modules()) == 10  # tcn[0], after the graph conv
+    assert fold_batchnorms(nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1))) == 0
+
+
+@pytest.mark.parametrize('layout,M', [('openpose', 2), ('rat', 1), ('ntu-rgb+d', 2)])
+@pytest.mark.parametrize('N,micro_batch', [(5, 2), (3, None)])
+def test_predict_matches_plain_model(layout, M, N, micro_batch):
+    torch.manual_seed(0)
+    V = Graph(layout=layout).num_node
+    model = randomise_batchnorms(st_gcn.Model(3, 6, {'layout': layout, 'strategy': 'spatial'}))
+    model.eval()
+    x = torch.randn(N, 3, 12, V, M)
+    with torch.no_grad():
+        expected = model(x)
+        expected_emb = model.pool_features(model.forward_features(x))
+    prepared = prepare_for_inference(model)
+    scores, emb = predict(prepared, x, micro_batch=micro_batch, features=True)
+    assert scores.shape == (N, 6) and emb.shape == (N, 256)
+    assert rel_err(scores, expected) < 1e-4
+    assert rel_err(emb, expected_emb) < 1e-4
+    assert rel_err(predict(prepared, x.numpy(), micro_batch=micro_batch), expected) < 1e-4
+
+
+def test_predict_twostream_and_bf16_close():
+    torch.manual_seed(0)
+    model = randomise_batchnorms(st_gcn_twostream.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'})).eval()
+    x = torch.randn(5, 3, 16, 12, 1)
+    with torch.no_grad():
+        expected = model(x)
+    prepared = prepare_for_inference(model)
+    assert rel_err(predict(prepared, x, micro_batch=2), expected) < 1e-4
+    scores, emb = predict(prepared, x, micro_batch=2, features=True)
+    assert emb.shape == (5, 512) and rel_err(scores, expected) < 1e-4
+    bf16 = predict(prepared, x, micro_batch=2, amp=True)
+    assert bf16.dtype == torch.float32 and rel_err(bf16, expected) < 5e-2
+
+
+def test_prepare_leaves_the_original_model_untouched():
+    model = randomise_batchnorms(st_gcn.Model(3, 5, {'layout': 'openpose', 'strategy': 'spatial'}))
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    prepared = prepare_for_inference(model)
+    after = model.state_dict()
+    assert list(after) == list(before)  # the published-checkpoint names
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    assert model.training and not prepared.training
+    assert all(p.requires_grad for p in model.parameters())
+    assert not any(p.requires_grad for p in prepared.parameters())
+    assert not any(getattr(m, 'channels_last', False) for m in model.modules())
+    assert 'st_gcn_networks.1.tcn.3.running_mean' in after
+    assert 'st_gcn_networks.1.tcn.3.running_mean' not in prepared.state_dict()
+
+
+def test_predict_rejects_bad_input():
+    model = prepare_for_inference(st_gcn.Model(3, 5, {'layout': 'rat', 'strategy': 'spatial'}))
+    with pytest.raises(ValueError, match=r'must be \(N, C, T, V, M\), got shape \(2, 3, 16, 12\)'):
+        predict(model, torch.randn(2, 3, 16, 12))
+    with pytest.raises(ValueError, match='micro_batch must be >= 1, got 0'):
+        predict(model, torch.randn(2, 3, 16, 12, 1), micro_batch=0)
+    with pytest.raises(ValueError, match='has no forward_features'):
+        predict(nn.Sequential(nn.Flatten(), nn.LazyLinear(2)).eval(), np.zeros((2, 3, 4, 12, 1)), features=True)
