@@ -460,8 +460,29 @@ def top_table(features: Features, result: ClusterResult, count: int = 10) -> str
     return '\n'.join(lines)
 
 
+def anomaly_check(scores: np.ndarray, clusters: np.ndarray, labels: np.ndarray,
+                  class_names: Sequence[str] | None, abnormal_label: str) -> dict:
+    """How well the ranking finds clips known to be abnormal (true label ``abnormal_label``).
+
+    recall_at_n: the fraction of the n abnormal clips among the n highest anomaly scores; abnormal_noise_fraction
+    and normal_noise_fraction: the fractions of abnormal and of other clips that DBSCAN calls noise.
+    """
+    names = [label_name(int(i), class_names) for i in labels]
+    abnormal = np.array([name == abnormal_label for name in names])
+    n = int(abnormal.sum())
+    if n == 0:
+        raise ValueError(f'--abnormal_label {abnormal_label!r}: no sample has that true label (labels: '
+                         f'{", ".join(sorted(set(names)))})')
+    top = np.argsort(-scores, kind='stable')[:n]
+    noise = clusters == -1
+    return {'abnormal_label': abnormal_label, 'abnormal_count': n,
+            'recall_at_n': float(abnormal[top].mean()),
+            'abnormal_noise_fraction': float(noise[abnormal].mean()),
+            'normal_noise_fraction': float(noise[~abnormal].mean()) if (~abnormal).any() else None}
+
+
 def run(features_path: str, out_dir: str, eps: float | str = 'auto', min_samples: int = 5,
-        pca: int | None = None, map_method: str = 'pca', seed: int = 0) -> dict:
+        pca: int | None = None, map_method: str = 'pca', seed: int = 0, abnormal_label: str | None = None) -> dict:
     """The whole tool: load, cluster, write the four outputs into ``out_dir``; returns the summary."""
     if map_method not in MAP_METHODS:
         raise ValueError(f'--map must be one of {", ".join(MAP_METHODS)}, got {map_method!r}')
@@ -478,6 +499,11 @@ def run(features_path: str, out_dir: str, eps: float | str = 'auto', min_samples
                 result.n_clusters, result.n_noise)
     os.makedirs(out_dir, exist_ok=True)
     summary = summarize(result, features, features_path)
+    if abnormal_label is not None:
+        if features.labels is None:
+            raise ValueError(f'{features_path}: --abnormal_label needs true labels (a features.pkl of main.py extract)')
+        summary['anomaly_check'] = anomaly_check(result.scores, result.clusters, features.labels,
+                                                 features.class_names, abnormal_label)
     write_clusters_csv(os.path.join(out_dir, 'clusters.csv'), features, result)
     plot_cluster_map(os.path.join(out_dir, 'cluster_map.png'), embed_2d(result.Z, map_method, seed),
                      features, result, map_method)
@@ -488,6 +514,13 @@ def run(features_path: str, out_dir: str, eps: float | str = 'auto', min_samples
     if 'adjusted_rand_index' in summary:
         purity_text = 'n/a' if summary['purity'] is None else f'{summary["purity"]:.3f}'
         logger.info('adjusted Rand index %.3f, purity %s', summary['adjusted_rand_index'], purity_text)
+    if 'anomaly_check' in summary:
+        check = summary['anomaly_check']
+        normal = check['normal_noise_fraction']
+        logger.info('%s clips: %.0f%% of the %d are among the %d highest scores; noise: %.0f%% of them, %s of the '
+                    'other clips', abnormal_label, 100 * check['recall_at_n'], check['abnormal_count'],
+                    check['abnormal_count'], 100 * check['abnormal_noise_fraction'],
+                    'n/a' if normal is None else f'{100 * normal:.1f}%')
     logger.info('ten most unusual samples:\n%s', top_table(features, result))
     logger.info('wrote clusters.csv, cluster_map.png, k_distance.png, summary.json to %s', out_dir)
     return summary
@@ -516,6 +549,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--map', default='pca', choices=MAP_METHODS,
                         help='2-D embedding for cluster_map.png: pca (fast) or tsne; default pca')
     parser.add_argument('--seed', type=int, default=0, help='random seed for PCA and t-SNE; default 0')
+    parser.add_argument('--abnormal_label', default=None,
+                        help='true label of clips known to be abnormal: reports in summary.json the fraction of them '
+                             'among the highest scores (recall at their number) and the noise fraction of the rest')
     return parser.parse_args(argv)
 
 
@@ -524,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     logging.getLogger('numexpr').setLevel(logging.WARNING)   # its thread-count notice is not ours to show
     run(args.features, args.out, eps=args.eps, min_samples=args.min_samples, pca=args.pca,
-        map_method=args.map, seed=args.seed)
+        map_method=args.map, seed=args.seed, abnormal_label=args.abnormal_label)
     return 0
 
 

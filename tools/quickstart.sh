@@ -56,10 +56,10 @@ step "7/9 extracting embeddings of the validation clips and the held-out abnorma
   --label_names "$WORK/classes_with_abnormal.txt"
 
 step "8/9 dbscan.py: clusters, anomaly ranking and cluster map"
-"$PY" tools/dbscan.py --features "$WORK/features/features.pkl" --out "$WORK/clusters" --seed 0
+"$PY" tools/dbscan.py --features "$WORK/features/features.pkl" --out "$WORK/clusters" --seed 0 \
+  --abnormal_label seizure
 
 step "9/9 visualize.py: rendering the 6 most anomalous clips"
-cat "$DATASET/val_label.pkl" >/dev/null
 "$PY" tools/visualize.py --clusters "$WORK/clusters/clusters.csv" --data "$DATASET/val_data.npy" \
   "$ABNORMAL/train_data.npy" --top 6 --out "$WORK/clusters/anomalies" 2>/dev/null || \
   echo "(visualize.py could not render the anomalies; see the command above)"

@@ -238,3 +238,22 @@ def test_missing_file_and_cli_error_is_one_line(tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().count('\n') == 0
     assert proc.stderr.startswith('dbscan.py: error: ') and garbage in proc.stderr
+
+
+def test_abnormal_label_reports_recall_and_noise(tmp_path):
+    names, X, labels = make_blobs()
+    labels = labels.copy()
+    path = write_features(tmp_path / 'f.pkl', names, X, labels, class_names=['a', 'b', 'c', 'seizure'])
+    with open(path, 'rb') as handle:
+        data = pickle.load(handle)
+    data['label'][-4:] = 3  # the planted outliers carry a known 'seizure' label
+    with open(path, 'wb') as handle:
+        pickle.dump(data, handle)
+    summary = dbscan.run(path, str(tmp_path / 'out'), abnormal_label='seizure')
+    check = summary['anomaly_check']
+    assert check['abnormal_count'] == 4 and check['recall_at_n'] == 1.0
+    assert check['abnormal_noise_fraction'] == 1.0 and check['normal_noise_fraction'] < 0.05
+    with open(tmp_path / 'out' / 'summary.json') as handle:
+        assert json.load(handle)['anomaly_check'] == check
+    with pytest.raises(ValueError, match="--abnormal_label 'limp': no sample has that true label"):
+        dbscan.run(path, str(tmp_path / 'out2'), abnormal_label='limp')
