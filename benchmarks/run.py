@@ -1,0 +1,469 @@
+"""Speed benchmark: model train step and inference against the plain formulation, data pipeline, tools.
+
+Every model figure is a ratio measured in one process: the reference (the original eager formulation, 1x1 conv to
+K*C_out channels then an einsum, the whole batch at once, written below) and the optimised paths are run
+interleaved, so load from other jobs on the machine hits both alike. Each case runs in a fresh subprocess so that
+its peak resident memory (ru_maxrss) is its own; large inference batches run with ``THP_MEM_ALLOC_ENABLE`` unset
+and set to 1.
+
+    python benchmarks/run.py --quick             # a few minutes
+    python benchmarks/run.py --out bench.json    # the full run (long on 2 cores)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from typing import Any, Callable
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+logger = logging.getLogger('benchmark')
+
+SHAPES = {'kinetics': ('openpose', 18, 2, 400), 'rat': ('rat', 12, 1, 8)}  # layout, V, M, classes
+
+
+# ------------------------------------------------------------------ reference and helpers
+def reference_graph_conv(self, x: torch.Tensor, A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The original formulation: 1x1 conv to K*C_out channels, then an einsum over (k, v)."""
+    x = self.conv(x)  # (N, K*C, T, V)
+    n, kc, t, v = x.size()
+    x = x.view(n, self.kernel_size, kc // self.kernel_size, t, v)  # (N, K, C, T, V)
+    return torch.einsum('nkctv,kvw->nctw', x, A).contiguous(), A
+
+
+def use_reference(model: torch.nn.Module) -> torch.nn.Module:
+    """Bind the reference graph convolution to every ConvTemporalGraphical of ``model`` (in place)."""
+    from net.utils.tgcn import ConvTemporalGraphical
+    for module in model.modules():
+        if isinstance(module, ConvTemporalGraphical):
+            module.forward = types.MethodType(reference_graph_conv, module)
+    return model
+
+
+def build_model(shape: str, seed: int = 0) -> torch.nn.Module:
+    from net import st_gcn
+    layout, _, _, classes = SHAPES[shape]
+    torch.manual_seed(seed)
+    model = st_gcn.Model(3, classes, {'layout': layout, 'strategy': 'spatial'}, dropout=0.5)
+    model.apply(st_gcn.weights_init)
+    return model
+
+
+def clips(shape: str, N: int, T: int, seed: int = 0) -> torch.Tensor:
+    _, V, M, _ = SHAPES[shape]
+    return torch.randn(N, 3, T, V, M, generator=torch.Generator().manual_seed(seed))
+
+
+def matmul_gflops(size: int = 1024, seconds: float = 1.0) -> float:
+    """fp32 matmul GFLOP/s of this process (best of repeated 1024^3 products)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * size ** 3 / (time.perf_counter() - t0) / 1e9)
+    return best
+
+
+def flops_per_clip(model: torch.nn.Module, x: torch.Tensor, train: bool) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        if train:
+            model(x[:1]).sum().backward()
+        else:
+            with torch.no_grad():
+                model(x[:1])
+    return float(counter.get_total_flops())
+
+
+def bf16_supported() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def interleave(fns: dict[str, Callable[[], Any]], reps: int) -> dict[str, float]:
+    """Best wall time (s) of each function over ``reps`` rounds, the functions taking turns."""
+    best = {name: float('inf') for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ------------------------------------------------------------------ cases (each run in its own subprocess)
+def case_infer_speed(shape: str, T: int, N: int, reps: int, micro_batch: int | None = None) -> dict:
+    from net.utils.inference import predict, prepare_for_inference
+    model = build_model(shape).eval()
+    x = clips(shape, N, T)
+    ref = use_reference(build_model(shape).eval())
+    fast = prepare_for_inference(model)
+    fns = {'reference': lambda: ref(x), 'fp32': lambda: predict(fast, x, micro_batch=micro_batch)}
+    with torch.no_grad():  # the reference as the original test loop ran it: whole batch, no_grad
+        if bf16_supported():
+            fns['bf16'] = lambda: predict(fast, x, micro_batch=micro_batch, amp=True)
+        times = interleave(fns, reps)
+    flops = flops_per_clip(ref, x, train=False)
+    peak = matmul_gflops()
+    out = {'flops_per_clip': flops, 'matmul_gflops': peak}
+    for name, sec in times.items():
+        out[name] = {'clips_s': N / sec, 'gflops': flops * N / sec / 1e9, 'of_matmul': flops * N / sec / 1e9 / peak}
+    return out
+
+
+def case_infer_memory(shape: str, T: int, N: int, path: str, micro_batch: int | None = None) -> dict:
+    from net.utils.inference import predict, prepare_for_inference
+    x = clips(shape, N, T)
+    before = maxrss_mb()
+    if path == 'reference':
+        ref = use_reference(build_model(shape).eval())
+        with torch.no_grad():
+            ref(x)
+    else:
+        predict(prepare_for_inference(build_model(shape)), x, micro_batch=micro_batch, amp=path == 'bf16')
+    return {'peak_rss_mb': maxrss_mb(), 'rss_before_mb': before}
+
+
+def train_step(model, opt, x, y, amp: bool) -> float:
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp):
+        loss = F.cross_entropy(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def case_train_speed(shape: str, T: int, N: int, reps: int) -> dict:
+    x = clips(shape, N, T)
+    y = torch.randint(0, SHAPES[shape][3], (N,), generator=torch.Generator().manual_seed(1))
+    models = {'reference': use_reference(build_model(shape)), 'fp32': build_model(shape)}
+    if bf16_supported():
+        models['bf16'] = build_model(shape)
+    opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for k, m in models.items()}
+    fns = {k: (lambda k=k: train_step(models[k], opts[k], x, y, k == 'bf16')) for k in models}
+    times = interleave(fns, reps)
+    flops = flops_per_clip(build_model(shape), x, train=True)
+    peak = matmul_gflops()
+    out = {'flops_per_clip': flops, 'matmul_gflops': peak}
+    for name, sec in times.items():
+        out[name] = {'clips_s': N / sec, 'step_s': sec, 'gflops': flops * N / sec / 1e9,
+                     'of_matmul': flops * N / sec / 1e9 / peak}
+    return out
+
+
+def separable(n: int, T: int, V: int, num_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3, T, V, 1) clips whose class sets an oscillation frequency and a displaced joint group, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % num_class
+    t = np.arange(T, dtype=np.float32)
+    data = rng.normal(0, 0.05, size=(n, 3, T, V, 1)).astype(np.float32)
+    for i, label in enumerate(labels):
+        wave = 0.2 * np.sin(2 * np.pi * (0.03 + 0.05 * label) * t + rng.uniform(0, 6.3))
+        data[i, 0, :, :, 0] += wave[:, None] * np.linspace(0.2, 1.0, V)[None, :]
+        group = slice(label * V // num_class, (label + 1) * V // num_class)
+        data[i, 1, :, group, 0] += 0.3
+        data[i, 2] = 1.0
+    return data, labels
+
+
+def case_bf16_agreement(T: int, n_train: int, n_test: int, epochs: int) -> dict:
+    """Train a small rat model in fp32 and in bf16 from the same start; compare losses and test predictions."""
+    from net.utils.inference import predict, prepare_for_inference
+    x, y = separable(n_train, T, 12, 8, seed=0)
+    xt, yt = separable(n_test, T, 12, 8, seed=1)
+    x, y, xt = torch.from_numpy(x), torch.from_numpy(y).long(), torch.from_numpy(xt)
+    curves, models = {}, {}
+    for name in ('fp32', 'bf16'):
+        model = build_model('rat', seed=3)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        order = torch.Generator().manual_seed(4)
+        curves[name] = []
+        for _ in range(epochs):
+            for idx in torch.randperm(len(x), generator=order).split(16):
+                curves[name].append(train_step(model, opt, x[idx], y[idx], name == 'bf16'))
+        models[name] = model
+    fast = prepare_for_inference(models['fp32'])
+    p32 = predict(fast, xt).argmax(1)
+    p16 = predict(fast, xt, amp=True).argmax(1)
+    c32, c16 = np.array(curves['fp32']), np.array(curves['bf16'])
+    tail = max(1, len(c32) // 5)
+    return {'top1_agreement': float((p32 == p16).float().mean()),
+            'fp32_accuracy': float((p32.numpy() == yt).mean()),
+            'loss_fp32_last': float(c32[-tail:].mean()), 'loss_bf16_last': float(c16[-tail:].mean()),
+            'loss_max_abs_diff': float(np.abs(c32 - c16).max()), 'steps': len(c32)}
+
+
+def case_epoch(n: int, T: int, batch: int, workers: int) -> dict:
+    """One training epoch plus evaluation through Feeder + DataLoader, and pure model time on the same batches."""
+    from feeder.feeder import Feeder
+    from net.utils.inference import predict, prepare_for_inference
+    from torchlight import save_pickle
+    data, labels = separable(n, T, 12, 8, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(os.path.join(tmp, 'd.npy'), data)
+        save_pickle(os.path.join(tmp, 'l.pkl'), ([f's{i}' for i in range(n)], [int(v) for v in labels]))
+        del data
+        feeder = Feeder(os.path.join(tmp, 'd.npy'), os.path.join(tmp, 'l.pkl'), random_move=True)
+        loader = torch.utils.data.DataLoader(feeder, batch_size=batch, shuffle=True, num_workers=workers,
+                                             persistent_workers=workers > 0, drop_last=False)
+        model = build_model('rat')
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        batches = []
+        t0 = time.perf_counter()
+        for xb, yb in loader:
+            train_step(model, opt, xb.float(), yb.long(), False)
+            batches.append((xb, yb))
+        epoch_s = time.perf_counter() - t0
+        eval_loader = torch.utils.data.DataLoader(Feeder(os.path.join(tmp, 'd.npy'), os.path.join(tmp, 'l.pkl')),
+                                                  batch_size=64, num_workers=workers)
+        fast = prepare_for_inference(model)
+        t0 = time.perf_counter()
+        for xb, _ in eval_loader:
+            predict(fast, xb)
+        eval_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for xb, yb in batches:
+            train_step(model, opt, xb.float(), yb.long(), False)
+        pure_s = time.perf_counter() - t0
+        every = torch.cat([b[0] for b in batches])
+        t0 = time.perf_counter()
+        for i in range(0, n, 64):
+            predict(fast, every[i:i + 64])
+        pure_eval_s = time.perf_counter() - t0
+    return {'clips': n, 'epoch_s': epoch_s, 'pure_model_s': pure_s, 'overhead': epoch_s / pure_s - 1,
+            'eval_s': eval_s, 'pure_eval_s': pure_eval_s}
+
+
+def case_csv2json(frames: int) -> dict:
+    from tools import csv2json
+    bodyparts = [f'bp{i}' for i in range(12)]
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'walk', 'rat.csv')
+        os.makedirs(os.path.dirname(path))
+        header = ['scorer,' + ','.join(['DLC'] * 36), 'bodyparts,' + ','.join(b for b in bodyparts for _ in range(3)),
+                  'coords,' + ','.join(['x', 'y', 'likelihood'] * 12)]
+        values = rng.uniform(0, 500, size=(frames, 36))
+        values[:, 2::3] = rng.uniform(0.5, 1, size=(frames, 12))
+        body = np.column_stack([np.arange(frames), values])
+        with open(path, 'w') as handle:
+            handle.write('\n'.join(header) + '\n')
+            np.savetxt(handle, body, fmt='%.3f', delimiter=',')
+        opts = csv2json.ConvertOptions(output=os.path.join(tmp, 'out'), width=640, height=480)
+        os.makedirs(opts.output)
+        t0 = time.perf_counter()
+        written = csv2json.convert_file(csv2json.Job(path=path, label='walk'), {'walk': 0}, opts)
+        sec = time.perf_counter() - t0
+    return {'frames': frames, 'frames_s': frames / sec, 'clips': len(written)}
+
+
+def write_kinetics_clips(folder: str, n: int, T: int, V: int, persons: int = 2) -> str:
+    rng = np.random.default_rng(0)
+    clip_dir = os.path.join(folder, 'kinetics_train')
+    os.makedirs(clip_dir)
+    labels = {}
+    for i in range(n):
+        frames = [{'frame_index': t, 'skeleton': [
+            {'pose': rng.uniform(0, 1, 2 * V).round(3).tolist(), 'score': rng.uniform(0, 1, V).round(3).tolist()}
+            for _ in range(persons)]} for t in range(T)]
+        name = f'clip{i:05d}'
+        with open(os.path.join(clip_dir, name + '.json'), 'w') as handle:
+            json.dump({'data': frames, 'label': 'a', 'label_index': i % 4}, handle)
+        labels[name] = {'has_skeleton': True, 'label': 'a', 'label_index': i % 4}
+    label_path = os.path.join(folder, 'kinetics_train_label.json')
+    with open(label_path, 'w') as handle:
+        json.dump(labels, handle)
+    return label_path
+
+
+def naive_gendata(clip_dir: str, n_frames: int, V: int, M: int) -> np.ndarray:
+    """The single-process per-file approach: parse each JSON and fill one in-memory array."""
+    names = sorted(os.listdir(clip_dir))
+    out = np.zeros((len(names), 3, n_frames, V, M), dtype=np.float32)
+    for i, name in enumerate(names):
+        with open(os.path.join(clip_dir, name)) as handle:
+            clip = json.load(handle)
+        for frame in clip['data']:
+            t = frame['frame_index']
+            for m, skel in enumerate(frame['skeleton'][:M]):
+                pose = np.array(skel['pose'], dtype=np.float32)
+                out[i, 0, t, :, m] = pose[0::2]
+                out[i, 1, t, :, m] = pose[1::2]
+                out[i, 2, t, :, m] = skel['score']
+    return out
+
+
+def case_gendata(n: int, T: int) -> dict:
+    from tools import kinetics_gendata
+    with tempfile.TemporaryDirectory() as tmp:
+        label_path = write_kinetics_clips(tmp, n, T, 18)
+        clip_dir = os.path.join(tmp, 'kinetics_train')
+        times = interleave({
+            'naive': lambda: naive_gendata(clip_dir, T, 18, 2),
+            'gendata': lambda: kinetics_gendata.gendata(clip_dir, label_path, os.path.join(tmp, 'd.npy'),
+                                                        os.path.join(tmp, 'l.pkl'), max_frame=T)}, 1)
+    return {'clips': n, 'naive_clips_s': n / times['naive'], 'gendata_clips_s': n / times['gendata'],
+            'speedup': times['naive'] / times['gendata']}
+
+
+def case_dbscan(n: int, d: int) -> dict:
+    from tools import dbscan
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 1.0, size=(n // 5, d)) for c in range(5)]).astype(np.float32)
+    t0 = time.perf_counter()
+    result = dbscan.cluster(X, eps='auto', min_samples=5)
+    sec = time.perf_counter() - t0
+    return {'samples': len(X), 'seconds': sec, 'samples_s': len(X) / sec,
+            'clusters': int(len(set(np.asarray(result.clusters).tolist()) - {-1}))
+            if hasattr(result, 'clusters') else None}
+
+
+def case_extract(n: int, T: int) -> dict:
+    """Embedding extraction as processor/extract.py runs it: prepared model, predict(features=True)."""
+    from net.utils.inference import predict, prepare_for_inference
+    fast = prepare_for_inference(build_model('rat'))
+    x = clips('rat', n, T)
+    t0 = time.perf_counter()
+    predict(fast, x, features=True)
+    return {'samples': n, 'samples_s': n / (time.perf_counter() - t0)}
+
+
+CASES = {'infer_speed': case_infer_speed, 'infer_memory': case_infer_memory, 'train_speed': case_train_speed,
+         'bf16_agreement': case_bf16_agreement, 'epoch': case_epoch, 'csv2json': case_csv2json,
+         'gendata': case_gendata, 'dbscan': case_dbscan, 'extract': case_extract}
+
+
+def run_case(name: str, env: dict[str, str] | None = None, **kwargs) -> dict:
+    """Run one case in a fresh Python process; returns its result plus its peak RSS, or {'error': ...}."""
+    cmd = [sys.executable, os.path.abspath(__file__), '--case', json.dumps({'name': name, 'kwargs': kwargs})]
+    full_env = {k: v for k, v in os.environ.items() if k != 'THP_MEM_ALLOC_ENABLE'}
+    full_env.update(env or {})
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, cwd=ROOT)
+    if proc.returncode != 0:
+        logger.warning('%s %s failed: %s', name, kwargs, proc.stderr.strip().splitlines()[-1:])
+        return {'error': proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f'exit {proc.returncode}'}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    logger.info('%s %s%s: %.0f s', name, kwargs, ' ' + str(env) if env else '', time.perf_counter() - t0)
+    return result
+
+
+def plan(quick: bool) -> list[tuple[str, str, dict, dict]]:
+    """(label, case, kwargs, env) of every measurement."""
+    thp = [('', {}), (' THP=1', {'THP_MEM_ALLOC_ENABLE': '1'})]
+    items = []
+    infer = [('rat', 150, 8, {}), ('rat', 150, 64, {}), ('kinetics', 150, 8, {})] if quick else \
+        [(s, 300, n, {}) for s in ('kinetics', 'rat') for n in (8, 64)]
+    for shape, T, N, _ in infer:
+        for tag, env in (thp if N >= 64 else thp[:1]):
+            items.append((f'infer {shape} T={T} N={N}{tag}', 'infer_speed',
+                          {'shape': shape, 'T': T, 'N': N, 'reps': 2 if quick else 3}, env))
+            for path in ('reference', 'fp32', 'bf16'):
+                items.append((f'memory {path} {shape} T={T} N={N}{tag}', 'infer_memory',
+                              {'shape': shape, 'T': T, 'N': N, 'path': path}, env))
+    if not quick:
+        for mb in (1, 2, 4, 8, 16):
+            items.append((f'micro-batch {mb} kinetics T=300 N=32', 'infer_speed',
+                          {'shape': 'kinetics', 'T': 300, 'N': 32, 'reps': 2, 'micro_batch': mb}, {}))
+    train = [('rat', 150, 16)] if quick else [(s, 150, n) for s in ('kinetics', 'rat') for n in (8, 16, 64)]
+    for shape, T, N in train:
+        items.append((f'train {shape} T={T} N={N}', 'train_speed',
+                      {'shape': shape, 'T': T, 'N': N, 'reps': 2 if quick else 3}, {}))
+    items.append(('bf16 agreement (rat)', 'bf16_agreement',
+                  {'T': 32, 'n_train': 64 if quick else 512, 'n_test': 128 if quick else 512, 'epochs': 4 if quick else 6}, {}))
+    items.append(('epoch (Feeder + DataLoader)', 'epoch',
+                  {'n': 200 if quick else 2000, 'T': 64 if quick else 150, 'batch': 16, 'workers': 2}, {}))
+    items.append(('csv2json', 'csv2json', {'frames': 20000 if quick else 100000}, {}))
+    items.append(('kinetics_gendata', 'gendata', {'n': 40 if quick else 400, 'T': 300}, {}))
+    items.append(('dbscan', 'dbscan', {'n': 5000, 'd': 256}, {}))
+    items.append(('extract', 'extract', {'n': 64, 'T': 150}, {}))
+    return items
+
+
+def table(results: list[dict]) -> str:
+    lines = [f'{"measurement":46s} {"result"}']
+    for item in results:
+        r = item['result']
+        if 'error' in r:
+            text = 'error: ' + r['error']
+        elif item['case'] in ('infer_speed', 'train_speed'):
+            ref = r['reference']['clips_s']
+            parts = [f'{k} {r[k]["clips_s"]:.2f} clips/s ({r[k]["clips_s"] / ref:.2f}x, '
+                     f'{100 * r[k]["of_matmul"]:.0f}% of matmul)' for k in ('reference', 'fp32', 'bf16') if k in r]
+            text = '; '.join(parts) + f'; {r["flops_per_clip"] / 1e9:.1f} GFLOP/clip, ' \
+                                      f'matmul {r["matmul_gflops"]:.0f} GFLOP/s'
+        elif item['case'] == 'infer_memory':
+            text = f'peak RSS {r["peak_rss_mb"]:.0f} MB'
+        else:
+            text = ', '.join(f'{k}={v:.3g}' if isinstance(v, float) else f'{k}={v}' for k, v in r.items()
+                             if k != 'peak_rss_mb')
+        lines.append(f'{item["label"]:46s} {text}')
+    return '\n'.join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='ST-GCN speed benchmark: model, data pipeline and tools')
+    parser.add_argument('--quick', action='store_true', help='small sizes; finishes in a few minutes')
+    parser.add_argument('--out', default='benchmarks/results.json', help='JSON file for the results')
+    parser.add_argument('--only', nargs='+', default=None, help='run only these cases (names: ' +
+                        ', '.join(CASES) + ')')
+    parser.add_argument('--case', default=None, help=argparse.SUPPRESS)  # internal: one case, JSON on stdout
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.case:
+        spec = json.loads(args.case)
+        result = CASES[spec['name']](**spec['kwargs'])
+        result['peak_rss_mb'] = maxrss_mb()
+        print(json.dumps(result))
+        return 0
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(message)s')
+    if args.only:
+        unknown = sorted(set(args.only) - set(CASES))
+        if unknown:
+            raise ValueError(f'--only: unknown case(s) {unknown}; choose from {", ".join(CASES)}')
+    results = []
+    meta = {'date': time.strftime('%Y-%m-%d %H:%M'), 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+            'cpu_capability': torch.backends.cpu.get_cpu_capability(), 'bf16': bf16_supported(),
+            'load_average_start': os.getloadavg(), 'quick': args.quick}
+    for label, case, kwargs, env in plan(args.quick):
+        if args.only and case not in args.only:
+            continue
+        results.append({'label': label, 'case': case, 'kwargs': kwargs, 'env': env,
+                        'result': run_case(case, env, **kwargs)})
+    meta['load_average_end'] = os.getloadavg()
+    from torchlight import atomic_write
+    with atomic_write(args.out, 'w') as handle:
+        json.dump({'meta': meta, 'results': results}, handle, indent=1)
+    sys.stdout.write(table(results) + '\n')
+    logger.info('wrote %s (load average %s -> %s)', args.out, meta['load_average_start'], meta['load_average_end'])
+    return 0
+
+
+if __name__ == '__main__':
+    from torchlight import run_cli
+    run_cli(main)
