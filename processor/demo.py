@@ -40,6 +40,7 @@ class Demo(Processor):
         self.load_weights()
         self.gpu()
         self.transform = transform_from_feeder_args(self.arg.test_feeder_args)
+        self.runner = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
 
     def validate_arg(self) -> None:
         if not self.arg.model:
@@ -106,17 +107,15 @@ class Demo(Processor):
         return np.stack(batch).astype(np.float32)
 
     # ------------------------------------------------------------ inference
-    @torch.inference_mode()
     def classify(self, windows: np.ndarray, desc: str) -> tuple[np.ndarray, np.ndarray]:
         """Softmax probabilities (W, K) and embeddings (W, D) of the windows, in batches."""
-        model = self.bare_model.eval()
+        run = self.runner
         probs, feats = [], []
         size = self.arg.test_batch_size
         for i in tqdm(range(0, len(windows), size), desc=desc, unit='batch', leave=False, disable=None):
-            data = torch.from_numpy(windows[i:i + size]).to(self.dev)
-            features = model.forward_features(data)
-            probs.append(torch.softmax(model.forward_head(features).float(), dim=1).cpu().numpy())
-            feats.append(model.pool_features(features).float().cpu().numpy())
+            scores, embedding = run(torch.from_numpy(windows[i:i + size]).to(self.dev))
+            probs.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
+            feats.append(embedding.cpu().numpy())
         return np.concatenate(probs), np.concatenate(feats)
 
     def anomaly_scorer(self):

@@ -100,15 +100,16 @@ class Extractor(Processor):
         return None
 
     # ------------------------------------------------------------ run
-    @torch.inference_mode()
     def extract(self) -> dict[str, Any]:
-        model = self.bare_model.eval()
+        run = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
         features, scores, labels = [], [], []
         for data, label in tqdm(self.loader, desc='extract', leave=False, disable=None):
             data = data.float().to(self.dev, non_blocking=True)
-            feature_map = model.forward_features(data)  # (N, M, C, T', V)
-            scores.append(model.forward_head(feature_map).float().cpu().numpy())
-            features.append(model.pool_features(feature_map).float().cpu().numpy())  # (N, C)
+            score, embedding = run(data)  # (N, K), (N, C) from the model's forward_features
+            if embedding is None:
+                raise ValueError(f'{self.arg.model} has no forward_features/pool_features: cannot extract embeddings')
+            scores.append(score.cpu().numpy())
+            features.append(embedding.cpu().numpy())
             labels.append(np.asarray(label, dtype=np.int64))
         names: list[str] = []
         for dataset in self.datasets:

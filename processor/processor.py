@@ -105,6 +105,30 @@ class Processor(IO):
     def load_optimizer(self) -> None:
         pass
 
+    def inference_runner(self):
+        """A function data -> (class scores, pooled embeddings or None) for evaluation batches.
+
+        The fast path (net.utils.inference): a copy of the model with BatchNorm folded into its convolutions, run
+        in CPU micro-batches under inference_mode (bf16 autocast with --amp). A DataParallel model over several
+        GPUs, or float16 autocast on an older GPU, runs as it is.
+        """
+        from net.utils.inference import predict, prepare_for_inference
+        model = self.bare_model if self.dist.enabled else self.model
+        with_features = all(hasattr(self.bare_model, n) for n in ('forward_features', 'pool_features', 'forward_head'))
+        if not isinstance(model, torch.nn.DataParallel) and self.amp_dtype in (None, torch.bfloat16):
+            prepared = prepare_for_inference(model)
+
+            def fast(data):
+                result = predict(prepared, data, amp=self.amp_dtype is not None, features=with_features)
+                return result if with_features else (result, None)
+            return fast
+        model.eval()
+
+        def plain(data):
+            with torch.inference_mode(), self.autocast():
+                return model(data).float(), None
+        return plain
+
     def validate_arg(self) -> None:
         super().validate_arg()
         if self.arg.phase == 'test' and not self.arg.weights:

@@ -83,17 +83,14 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         of the whole split, in dataset order, without the sampler's padding."""
         model = self.bare_model if self.dist.enabled else self.model
         distributed.broadcast_buffers(model)  # every rank evaluates rank 0's model (BatchNorm statistics)
-        model.eval()
+        run = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
         loader = self.data_loader['test']
         score_frag, label_frag = [], []
-        with torch.inference_mode():
-            for data, label in tqdm(loader, desc='test', leave=False,
-                                    disable=None if self.is_main_process else True):
-                data = data.float().to(self.dev, non_blocking=True)
-                with self.autocast():
-                    output = model(data)
-                score_frag.append(output.float().cpu().numpy())
-                label_frag.append(np.asarray(label, dtype=np.int64))
+        for data, label in tqdm(loader, desc='test', leave=False, disable=None if self.is_main_process else True):
+            data = data.float().to(self.dev, non_blocking=True)
+            output, _ = run(data)
+            score_frag.append(output.float().cpu().numpy())
+            label_frag.append(np.asarray(label, dtype=np.int64))
         scores = np.concatenate(score_frag)
         labels = np.concatenate(label_frag)
         if self.dist.enabled:
