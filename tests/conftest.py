@@ -7,6 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+import torch
+
+# One thread per process: the suite runs many small models and subprocesses (data-loader workers, torchrun ranks)
+# on a 2-core machine, where 2 threads per process oversubscribe the cores.
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+torch.set_num_threads(1)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
