@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from feeder import dlc_io  # noqa: E402
-from torchlight import atomic_write, run_cli  # noqa: E402
+from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('csv2json')
 
@@ -373,22 +373,12 @@ def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str
 
 
 # ------------------------------------------------------------------ command line
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows '(default: X)' only where there is a default and the help does not describe it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ''
-        if action.default is None or action.default is False or 'default' in text:
-            return text
-        return super()._get_help_string(action)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='csv2json.py',
         description='Convert DeepLabCut CSV/.h5 (single- or multi-animal) and SLEAP analysis .h5 '
                     'pose files into Kinetics-skeleton JSON clips for ST-GCN.',
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     src = parser.add_argument_group('input')
     src.add_argument('--input', nargs='+', metavar='PATH',
                      help='a folder of class subfolders (<input>/<class>/*.csv|*.h5); with --label, '

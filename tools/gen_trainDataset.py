@@ -24,7 +24,7 @@ from typing import Sequence  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from feeder import dlc_io  # noqa: E402
-from torchlight import atomic_write, run_cli  # noqa: E402
+from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('gen_trainDataset')
 SPLITS = ('train', 'val')
@@ -189,22 +189,12 @@ def count_table(labels: dict[str, dict[str, dict]]) -> str:
                                for c, (cell, w) in enumerate(zip(row, widths))) for row in rows)
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows '(default: X)' only where there is a default and the help does not describe it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ''
-        if action.default is None or action.default is False or 'default' in text:
-            return text
-        return super()._get_help_string(action)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='gen_trainDataset.py',
         description='Split csv2json clips into train/val (stratified by class, grouped by source '
                     'recording, seeded) in the Kinetics-skeleton layout.',
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument('--input', required=True, metavar='DIR', help='folder of csv2json clips')
     parser.add_argument('--output', required=True, metavar='DIR',
                         help='dataset folder (e.g. data/dlc-skeleton); must be empty unless --force')

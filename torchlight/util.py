@@ -71,6 +71,16 @@ class DictAction(argparse.Action):
         setattr(namespace, self.dest, result)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows '(default: X)' only where there is a default and the help does not already describe it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ''
+        if action.default is None or action.default is False or 'default' in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def import_class(name: str):
     """Import ``package.module.Class`` given as a dotted path; a clear error names the path."""
     if not isinstance(name, str) or '.' not in name:
