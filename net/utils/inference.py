@@ -6,8 +6,8 @@ and the graph convolutions switched to their channels-last formulation. The mode
 its ``state_dict`` (the published-checkpoint names) can still be saved or trained.
 
 :func:`predict` runs a prepared (or plain) model over a batch under ``torch.inference_mode``, in micro-batches on
-CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of a few clips stay in cache and
-run 2-3x faster), optionally under bf16 autocast, and returns float32 class scores and, on request, the pooled
+CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of about 10,000 person-frames run
+faster and in a fraction of the memory), optionally under bf16 autocast, and returns float32 class scores and, on request, the pooled
 clip embeddings.
 
 Shapes: N = clips, C = channels, T = frames, V = joints, M = persons.
@@ -25,7 +25,10 @@ from net.utils.tgcn import ConvTemporalGraphical
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CPU_MICRO_BATCH = 4  # clips per forward pass on CPU; see benchmarks/run.py (micro-batch sweep)
+# person-frames (clips x M x T) per forward pass on CPU: 16 Kinetics clips (T=300, M=2) or 64 rat clips (T=150,
+# M=1). Measured on the 2-core AVX-512 machine: smaller passes lose to per-operator overhead, larger ones to memory
+# traffic (see benchmarks/run.py and the README's performance section).
+CPU_FRAMES_PER_PASS = 9600
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -103,8 +106,8 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
     Args:
         model: a model in eval mode, ideally from :func:`prepare_for_inference`; it is run as given.
         data: the clips; a numpy array is converted (float32, on the model's device).
-        micro_batch: clips per forward pass; default ``DEFAULT_CPU_MICRO_BATCH`` on CPU and the whole batch on
-            other devices. Results do not depend on it (up to rounding).
+        micro_batch: clips per forward pass; default on CPU ``CPU_FRAMES_PER_PASS // (T * M)`` (16 clips of
+            T=300, M=2), elsewhere the whole batch. Results do not depend on it (up to rounding).
         amp: run under bf16 autocast (CPU or CUDA).
         features: also return the pooled clip embeddings (N, C) from ``model.pool_features``.
     """
@@ -114,7 +117,8 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
     if data.dim() != 5:
         raise ValueError(f'data must be (N, C, T, V, M), got shape {tuple(data.shape)}')
     if micro_batch is None:
-        micro_batch = DEFAULT_CPU_MICRO_BATCH if data.device.type == 'cpu' else max(len(data), 1)
+        micro_batch = (max(1, CPU_FRAMES_PER_PASS // (data.size(2) * data.size(4))) if data.device.type == 'cpu'
+                       else max(len(data), 1))
     if micro_batch < 1:
         raise ValueError(f'micro_batch must be >= 1, got {micro_batch}')
     if model.training:
