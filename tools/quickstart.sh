@@ -42,10 +42,11 @@ step "6/9 testing $weights on the validation split"
 "$PY" main.py recognition -c config/st_gcn/rat/test.yaml --weights "$weights" --work_dir "$WORK/test" \
   --label_names "$DATASET/classes.txt" --save_result true
 
-step "7/9 extracting embeddings of the validation clips and the held-out abnormal (seizure) clips"
+step "7/9 extracting embeddings of the validation clips and one held-out abnormal (seizure) clip per recording"
 (cat "$DATASET/classes.txt"; echo seizure) > "$WORK/classes_with_abnormal.txt"
+# anomalies are rare: one 64-frame clip from each of the 4 abnormal recordings, among the 90 validation clips
 "$PY" tools/csv2json.py --input "$SAMPLE/abnormal" --label seizure --classes "$WORK/classes_with_abnormal.txt" \
-  --output data/sample-abnormal-json "${CLIP[@]}" --log_level WARNING
+  --output data/sample-abnormal-json --width 640 --height 480 --clip_len 64 --stride 100000 --log_level WARNING
 "$PY" tools/gen_trainDataset.py --input data/sample-abnormal-json --output "$ABNORMAL" --train_ratio 1 --force \
   --log_level WARNING >/dev/null
 "$PY" tools/kinetics_gendata.py --data_path "$ABNORMAL" --out_folder "$ABNORMAL" --split train --max_frame 64 \
