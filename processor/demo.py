@@ -33,12 +33,7 @@ logger = logging.getLogger(__name__)
 class Demo(Processor):
     """Labels every frame of whole DLC/SLEAP recordings: ethogram.csv, bouts.csv, ethogram.png, annotated video."""
 
-    def __init__(self, argv=None):
-        self.load_arg(argv)
-        self.init_environment()
-        self.load_model()
-        self.load_weights()
-        self.gpu()
+    def prepare(self) -> None:
         self.transform = transform_from_feeder_args(self.arg.test_feeder_args)
         self.runner = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
 
@@ -74,7 +69,7 @@ class Demo(Processor):
             return dlc_io.bodyparts_from_dlc_config(self.arg.dlc_config, include_unique=self.arg.single == 'attach')
         return None
 
-    def prepare(self, path: str) -> tuple[dlc_io.PoseRecording, np.ndarray, np.ndarray, tuple[float, float]]:
+    def read_recording(self, path: str) -> tuple[dlc_io.PoseRecording, np.ndarray, np.ndarray, tuple[float, float]]:
         """Read and normalise one recording: (recording, pose (T, I, V, 2), score (T, I, V), frame size)."""
         rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(path, single=self.arg.single), self.bodypart_names())
         num_node = self.model_num_node()
@@ -142,7 +137,7 @@ class Demo(Processor):
 
     # ------------------------------------------------------------ run
     def label_recording(self, path: str, class_names: list[str], scorer) -> str:
-        rec, pose, score, size = self.prepare(path)
+        rec, pose, score, size = self.read_recording(path)
         num_frames = rec.num_frames
         starts = ethogram.window_starts(num_frames, self.arg.window, self.arg.stride)
         if self.arg.video:

@@ -40,12 +40,7 @@ AUGMENTATION_KEYS = ('random_choose', 'random_shift', 'random_move', 'random_rot
 class Extractor(Processor):
     """Extracts clip embeddings and predictions of a trained model into work_dir/features.pkl."""
 
-    def __init__(self, argv=None):
-        self.load_arg(argv)
-        self.init_environment()
-        self.load_model()
-        self.load_weights()
-        self.gpu()
+    def prepare(self) -> None:
         self.load_data()
 
     def validate_arg(self) -> None:

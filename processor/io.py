@@ -66,6 +66,10 @@ class IO:
         self.load_model()
         self.load_weights()
         self.gpu()
+        self.prepare()
+
+    def prepare(self) -> None:
+        """What a processor sets up once the model is on its device (data, optimiser, ...); nothing here."""
 
     # ------------------------------------------------------------ arguments
     def load_arg(self, argv: Sequence[str] | None = None) -> None:

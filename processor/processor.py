@@ -60,12 +60,7 @@ class Processor(IO):
     ``per_class.csv``.
     """
 
-    def __init__(self, argv=None):
-        self.load_arg(argv)
-        self.init_environment()
-        self.load_model()
-        self.load_weights()
-        self.gpu()
+    def prepare(self) -> None:
         self.load_data()
         self.load_optimizer()
         if self.arg.phase == 'train' and self.arg.resume is not None:
