@@ -364,38 +364,13 @@ def _assemble(path: str, columns: Sequence[tuple[str | None, str, str]], array: 
 
 # ------------------------------------------------------------------ bodyparts
 def bodyparts_from_dlc_config(path: str | os.PathLike, include_unique: bool = True) -> list[str]:
-    """Bodypart order from a DeepLabCut ``config.yaml``.
+    """Bodypart order from a DeepLabCut ``config.yaml`` (see :func:`net.utils.graph.read_dlc_config`).
 
-    Single-animal projects list them under ``bodyparts``; multi-animal projects write
-    ``bodyparts: MULTI!`` and list ``multianimalbodyparts`` then ``uniquebodyparts`` (the latter
-    only when ``include_unique``, i.e. when the ``single`` block is attached).
+    For a multi-animal project the unique bodyparts come last, and only with ``include_unique`` (that is, when the
+    ``single`` block is attached).
     """
-    import yaml
-
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such DeepLabCut config file')
-    with open(path, 'r', encoding='utf-8') as handle:
-        try:
-            config = yaml.safe_load(handle)
-        except yaml.YAMLError as exc:
-            raise ValueError(f'{path}: not valid YAML: {exc}') from None
-    if not isinstance(config, dict):
-        raise ValueError(f'{path}: expected a DeepLabCut config (a YAML mapping with "bodyparts")')
-    bodyparts = config.get('bodyparts')
-    if isinstance(bodyparts, str) and bodyparts.strip().upper() == 'MULTI!':
-        multi = config.get('multianimalbodyparts') or []
-        unique = config.get('uniquebodyparts') or []
-        if not isinstance(multi, list) or not multi:
-            raise ValueError(f'{path}: "bodyparts" is MULTI! but "multianimalbodyparts" is not a '
-                             'non-empty list')
-        names = list(multi) + (list(unique) if include_unique and isinstance(unique, list) else [])
-    elif isinstance(bodyparts, list) and bodyparts:
-        names = list(bodyparts)
-    else:
-        raise ValueError(f'{path}: key "bodyparts" must be a non-empty list of names or MULTI! '
-                         f'(got {bodyparts!r})')
-    return [str(n) for n in names]
+    from net.utils.graph import read_dlc_config
+    return read_dlc_config(path, include_unique)[0]
 
 
 def select_bodyparts(rec: PoseRecording, names: Sequence[str] | None) -> PoseRecording:

@@ -60,35 +60,39 @@ LAYOUTS: dict[str, LayoutSpec] = {
 }
 
 
-def read_dlc_config(path: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Bodypart names and skeleton pairs (by name) of a DeepLabCut project ``config.yaml``.
+def read_dlc_config(path: str, include_unique: bool = True) -> tuple[list[str], list[tuple[str, str]]]:
+    """Bodypart names (in node order) and skeleton pairs (by name) of a DeepLabCut project ``config.yaml``.
 
-    Multi-animal projects (``bodyparts: MULTI!``) give ``multianimalbodyparts`` followed by ``uniquebodyparts``.
+    Single-animal projects list the names under ``bodyparts``; multi-animal projects write ``bodyparts: MULTI!`` and
+    list ``multianimalbodyparts`` then ``uniquebodyparts`` (the latter only with ``include_unique``).
     """
+    path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: DeepLabCut config not found')
+        raise FileNotFoundError(f'{path}: no such DeepLabCut config file')
     with open(path, encoding='utf-8') as handle:
         try:
             config = yaml.safe_load(handle)
         except yaml.YAMLError as exc:
-            raise ValueError(f'{path}: not valid YAML ({exc.__class__.__name__})') from None
+            raise ValueError(f'{path}: not valid YAML: {exc}') from None
     if not isinstance(config, dict):
-        raise ValueError(f'{path}: not a DeepLabCut config (expected a mapping with bodyparts and skeleton)')
+        raise ValueError(f'{path}: expected a DeepLabCut config (a YAML mapping with "bodyparts")')
     bodyparts = config.get('bodyparts')
-    if not isinstance(bodyparts, list):
+    if isinstance(bodyparts, str) and bodyparts.strip().upper() == 'MULTI!':
         multi = config.get('multianimalbodyparts') or []
         unique = config.get('uniquebodyparts') or []
-        bodyparts = list(multi) + list(unique)
-    if not bodyparts:
-        raise ValueError(f'{path}: no bodyparts (keys bodyparts, or multianimalbodyparts + uniquebodyparts)')
-    bodyparts = [str(b) for b in bodyparts]
-    skeleton = config.get('skeleton') or []
+        if not isinstance(multi, list) or not multi:
+            raise ValueError(f'{path}: "bodyparts" is MULTI! but "multianimalbodyparts" is not a non-empty list')
+        names = list(multi) + (list(unique) if include_unique and isinstance(unique, list) else [])
+    elif isinstance(bodyparts, list) and bodyparts:
+        names = list(bodyparts)
+    else:
+        raise ValueError(f'{path}: key "bodyparts" must be a non-empty list of names or MULTI! (got {bodyparts!r})')
     pairs = []
-    for item in skeleton:
+    for item in config.get('skeleton') or []:
         if not isinstance(item, (list, tuple)) or len(item) != 2:
             raise ValueError(f'{path}: skeleton entry {item!r} is not a pair of bodypart names')
         pairs.append((str(item[0]), str(item[1])))
-    return bodyparts, pairs
+    return [str(name) for name in names], pairs
 
 
 def _edges_from_names(pairs, names, origin: str) -> tuple[tuple[int, int], ...]:
