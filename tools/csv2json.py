@@ -447,6 +447,7 @@ def build_jobs(args: argparse.Namespace) -> list[Job]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format='%(levelname)s %(name)s: %(message)s')
+    logging.getLogger('numexpr').setLevel(logging.WARNING)  # its thread-count notice is not ours to show
     bodyparts = args.bodyparts
     if args.dlc_config:
         bodyparts = dlc_io.bodyparts_from_dlc_config(args.dlc_config,
@@ -464,10 +465,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.background is not None:
         labels.append(args.background)
     classes = resolve_classes(labels, args.classes, args.output)
+    created = not os.path.isdir(args.output)
     os.makedirs(args.output, exist_ok=True)
-    with atomic_write(os.path.join(args.output, 'classes.txt'), 'w') as handle:
-        handle.write(''.join(c + '\n' for c in classes))
     result = convert_batch(jobs, {c: i for i, c in enumerate(classes)}, opts)
+    if result.converted:
+        with atomic_write(os.path.join(args.output, 'classes.txt'), 'w') as handle:
+            handle.write(''.join(c + '\n' for c in classes))
+    elif created and not os.listdir(args.output):
+        os.rmdir(args.output)  # nothing converted: leave nothing behind
     print(format_summary(result, args.output))
     return 0 if result.ok else 1
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import sys
 import time
 from collections import OrderedDict
@@ -154,6 +155,11 @@ def read_state_dict(weights_path: str) -> OrderedDict:
                                 '`bash tools/get_models.sh`, or give the path of a trained epoch<N>_model.pt)')
     try:
         state = torch.load(weights_path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = str(exc).split('GLOBAL ')[-1].split(' ')[0] if 'GLOBAL ' in str(exc) else ''
+        detail = (f'it holds {found}, which torch.load(weights_only=True) refuses because loading it could run code'
+                  if found else 'not a PyTorch file of tensors')
+        raise ValueError(f'{weights_path}: not a loadable PyTorch weights file ({detail})') from None
     except Exception as exc:  # torch raises many types for a bad file; all mean the same to the user
         raise ValueError(f'{weights_path}: not a loadable PyTorch weights file ({exc.__class__.__name__}: '
                          f'{str(exc).splitlines()[0] if str(exc) else ""})') from None

@@ -284,3 +284,11 @@ def test_real_configs_as_bodypart_order(tmp_path):
         csv2json.ConvertOptions(output=str(out), bodyparts=dlc_io.bodyparts_from_dlc_config(
             os.path.join(REAL, '1_config.yaml'))), progress=False)
     assert "cropped_video.csv: bodypart 'Hand' is not in this file" in list(result.refused.values())[0]
+
+
+def test_nothing_converted_leaves_no_output_folder(tmp_path):
+    bad = tmp_path / 'bad.csv'
+    bad.write_text('scorer,a\nbodyparts,b\n')
+    out = tmp_path / 'json'
+    assert csv2json.main(['--input', str(bad), '--label', 'x', '--output', str(out)]) == 1
+    assert not out.exists()  # no classes.txt and no empty folder left behind
