@@ -142,7 +142,8 @@ def plot_ethogram(path: str, tracks: Sequence[dict], class_names: Sequence[str],
     colors = matplotlib.colormaps['tab10' if len(class_names) <= 10 else 'tab20'].colors
     cmap = ListedColormap([colors[i % len(colors)] for i in range(len(class_names))])
     rows = len(tracks)
-    fig, axes = plt.subplots(2 * rows, 1, figsize=(14, 1.0 + 1.9 * rows), sharex=True, squeeze=False,
+    height = 1.6 + 1.9 * rows  # inches; the top 0.7 in hold the title and the legend
+    fig, axes = plt.subplots(2 * rows, 1, figsize=(14, height), sharex=True, squeeze=False,
                              gridspec_kw={'height_ratios': [1, 1.2] * rows})
     extent = (0, num_frames * scale, 0, 1)
     for i, track in enumerate(tracks):
@@ -163,9 +164,10 @@ def plot_ethogram(path: str, tracks: Sequence[dict], class_names: Sequence[str],
     axes[-1, 0].set_xlabel(f'time ({unit})')
     axes[-1, 0].set_xlim(0, num_frames * scale)
     handles = [Patch(color=cmap(i), label=name) for i, name in enumerate(class_names)]
-    fig.legend(handles=handles, loc='upper center', ncol=min(len(class_names), 8), frameon=False)
-    fig.suptitle(title, y=0.995, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.suptitle(title, y=1 - 0.08 / height, va='top', fontsize=10)
+    fig.legend(handles=handles, loc='upper center', bbox_to_anchor=(0.5, 1 - 0.32 / height),
+               ncol=min(len(class_names), 8), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.7 / height))
     with atomic_write(path, 'wb') as handle:
         fig.savefig(handle, format='png', dpi=100)
     plt.close(fig)
