@@ -25,10 +25,11 @@ from net.utils.tgcn import ConvTemporalGraphical
 
 logger = logging.getLogger(__name__)
 
-# person-frames (clips x M x T) per forward pass on CPU: 16 Kinetics clips (T=300, M=2) or 64 rat clips (T=150,
-# M=1). Measured on the 2-core AVX-512 machine: smaller passes lose to per-operator overhead, larger ones to memory
-# traffic (see benchmarks/run.py and the README's performance section).
-CPU_FRAMES_PER_PASS = 9600
+# person-frames (clips x M x T) per forward pass on CPU: 4 Kinetics clips (T=300, M=2), 16 rat clips (T=150) or
+# 37 rat windows (T=64). Measured on the idle 2-core AVX-512 machine (README, performance section): Kinetics
+# batch 64 ran at 6.4-7.2 clips/s with passes of 2-4 clips against 4.9-5.0 with 16-32; the rat shapes were flat
+# from 8 to 64 clips and slower at 150. Under heavy load from other processes larger passes did better.
+CPU_FRAMES_PER_PASS = 2400
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
