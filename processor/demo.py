@@ -77,9 +77,9 @@ class Demo(Processor):
             raise ValueError(f'{path}: {len(rec.bodyparts)} bodyparts ({", ".join(rec.bodyparts)}) but the model\'s '
                              f'graph has {num_node} nodes; give --bodyparts or --dlc_config in the order used '
                              'for training')
-        if self.arg.video:
+        if self.arg.video and self.arg.width is None and self.arg.height is None:
             width, height = dlc_io.video_frame_size(self.arg.video)
-        else:
+        else:  # --width/--height when given, else the coordinate range (with a warning)
             width, height, _ = dlc_io.frame_size(rec, self.arg.width, self.arg.height)
         pose, score = dlc_io.normalise(rec, width, height, self.arg.pcutoff)
         pose = np.round(pose, 5)  # csv2json writes 5 decimals: see the recording exactly as the training clips

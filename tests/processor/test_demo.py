@@ -143,3 +143,23 @@ def test_bad_inputs_give_one_line(tmp_path, trained_rat):
                                '--height', '480', *extra], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 1, (extra, proc.stderr)
         assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+
+
+def test_video_gets_an_annotated_copy(tmp_path, trained_rat):
+    recording, truth = stitched_recording(tmp_path / 'vidDLC_test.csv')
+    video = tmp_path / 'vid.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 30, (160, 120))
+    for _ in range(len(truth)):
+        writer.write(np.zeros((120, 160, 3), np.uint8))
+    writer.release()
+    out = run_demo(tmp_path, trained_rat, recording, '--video', str(video))
+    capture = cv2.VideoCapture(str(out / 'annotated.mp4'))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == len(truth)
+    assert frames[10].shape == (120, 160, 3) and frames[10].max() > 100  # skeleton and label drawn on black
