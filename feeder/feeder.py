@@ -100,13 +100,7 @@ class Feeder(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         data_numpy = np.array(self.data[index], dtype=np.float32)  # (C, T, V, M), a copy
         label = self.label[index]
-        if self.random_shift:
-            data_numpy = tools.random_shift(data_numpy)
-        if self.random_choose:
-            data_numpy = tools.random_choose(data_numpy, self.window_size)
-        elif self.window_size > 0:
-            data_numpy = tools.auto_pading(data_numpy, self.window_size)
-        if self.random_move:
-            data_numpy = tools.random_move(data_numpy)
+        data_numpy = tools.original_augmentations(data_numpy, shift=self.random_shift, choose=self.random_choose,
+                                                  window_size=self.window_size, move=self.random_move)
         data_numpy = self.transform(data_numpy, sample=self.sample_name[index])  # (C', T', V, M)
         return data_numpy, label

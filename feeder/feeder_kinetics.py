@@ -327,14 +327,8 @@ class Feeder_kinetics(torch.utils.data.Dataset):
 
         # augmentation (the persons were already sorted and cut; every step below treats the
         # persons of a frame alike, so this gives what sorting after augmenting gave)
-        if self.random_shift:
-            data = tools.random_shift(data)
-        if self.random_choose:
-            data = tools.random_choose(data, self.window_size)
-        elif self.window_size > 0:
-            data = tools.auto_pading(data, self.window_size)
-        if self.random_move:
-            data = tools.random_move(data)
+        data = tools.original_augmentations(data, shift=self.random_shift, choose=self.random_choose,
+                                            window_size=self.window_size, move=self.random_move)
         if self.pose_matching:
             data = tools.openpose_match(data)
         data = self.transform(data, sample=sample_path)  # (C', T, V, M)

@@ -119,6 +119,22 @@ def random_shift(data: np.ndarray, rng: np.random.Generator | None = None) -> np
 
 
 # ---------------------------------------------------------------- spatial
+def original_augmentations(data: np.ndarray, shift: bool = False, choose: bool = False, window_size: int = -1,
+                           move: bool = False) -> np.ndarray:
+    """The original feeders' chain on a (C, T, V, M) sample: :func:`random_shift`, then :func:`random_choose` of
+    ``window_size`` frames (or zero-padding to ``window_size`` when it is positive), then :func:`random_move`; each
+    step only when asked for."""
+    if shift:
+        data = random_shift(data)
+    if choose:
+        data = random_choose(data, window_size)
+    elif window_size > 0:
+        data = auto_pading(data, window_size)
+    if move:
+        data = random_move(data)
+    return data
+
+
 def random_move(data: np.ndarray,
                 angle_candidate: Sequence[float] = (-10., -5., 0., 5., 10.),
                 scale_candidate: Sequence[float] = (0.9, 1.0, 1.1),

@@ -30,7 +30,7 @@ from torchlight import atomic_write, save_pickle
 
 from .io import ConfigError
 from .processor import Processor
-from .report import read_label_names
+from .report import read_label_names as read_names_file
 from .recognition import REC_Processor
 
 FEATURES_FORMAT = 'st-gcn-features/1'
@@ -91,7 +91,7 @@ class Extractor(Processor):
         for dataset in self.datasets:  # csv2json/gen_trainDataset put classes.txt beside the data
             candidate = os.path.join(os.path.dirname(str(getattr(dataset, 'data_path', ''))), 'classes.txt')
             if os.path.isfile(candidate):
-                return read_label_names(candidate)
+                return read_names_file(candidate)
         return None
 
     # ------------------------------------------------------------ run
@@ -153,7 +153,7 @@ def read_label_names_at_least(path: str | None, model) -> list[str] | None:
     """Class names from ``path`` (one per line), at least as many as the model's classes; None without a path."""
     if not path:
         return None
-    names = read_label_names(path)
+    names = read_names_file(path)
     num_class = getattr(getattr(model, 'origin_stream', model), 'num_class', None)
     if num_class is not None and len(names) < num_class:
         raise ValueError(f'{path}: lists {len(names)} class names but the model has num_class={num_class} '
