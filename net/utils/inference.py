@@ -1,14 +1,15 @@
 """A fast evaluation path shared by every place that only runs a trained model forward (test, extract, demo).
 
 :func:`prepare_for_inference` returns an evaluation copy of a model: eval mode, gradients off, every Conv2d that is
-immediately followed by a BatchNorm2d inside an ``nn.Sequential`` folded into one convolution (exact up to rounding),
-and the graph convolutions switched to their channels-last formulation. The model passed in is left untouched, so
-its ``state_dict`` (the published-checkpoint names) can still be saved or trained.
+immediately followed by a BatchNorm2d inside an ``nn.Sequential`` folded into one convolution, the BatchNorm after
+each graph convolution folded into the graph convolution (both exact up to rounding), and the graph convolutions
+switched to their channels-last formulation. The model passed in is left untouched, so its ``state_dict`` (the
+published-checkpoint names) can still be saved or trained.
 
 :func:`predict` runs a prepared (or plain) model over a batch under ``torch.inference_mode``, in micro-batches on
-CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of about 10,000 person-frames run
-faster and in a fraction of the memory), optionally under bf16 autocast, and returns float32 class scores and, on request, the pooled
-clip embeddings.
+CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of a few thousand person-frames
+run faster and in a fraction of the memory), optionally under bf16 autocast, and returns float32 class scores and,
+on request, the pooled clip embeddings.
 
 Shapes: N = clips, C = channels, T = frames, V = joints, M = persons.
 """
@@ -32,21 +33,27 @@ logger = logging.getLogger(__name__)
 CPU_FRAMES_PER_PASS = 2400
 
 
-def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A new Conv2d equal to ``bn(conv(x))`` with ``bn`` in eval mode (its running statistics)."""
+def batchnorm_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift), each (C,) float32, with ``bn(x) == x * scale + shift`` per channel in eval mode."""
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError('cannot fold a BatchNorm2d without running statistics (track_running_stats=False)')
-    fused = copy.deepcopy(conv)
     with torch.no_grad():
-        weight = conv.weight.float()
         std = torch.sqrt(bn.running_var.float() + bn.eps)
         gamma = bn.weight.float() if bn.weight is not None else torch.ones_like(std)
         beta = bn.bias.float() if bn.bias is not None else torch.zeros_like(std)
-        scale = gamma / std  # (C_out,)
-        bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(std)
-        fused.weight = nn.Parameter((weight * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype), requires_grad=False)
-        fused.bias = nn.Parameter(((bias - bn.running_mean.float()) * scale + beta).to(conv.weight.dtype),
-                                  requires_grad=False)
+        scale = gamma / std  # (C,)
+        return scale, beta - bn.running_mean.float() * scale
+
+
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new Conv2d equal to ``bn(conv(x))`` with ``bn`` in eval mode (its running statistics)."""
+    scale, shift = batchnorm_scale_shift(bn)
+    fused = copy.deepcopy(conv)
+    with torch.no_grad():
+        bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(scale)
+        fused.weight = nn.Parameter((conv.weight.float() * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype),
+                                    requires_grad=False)
+        fused.bias = nn.Parameter((bias * scale + shift).to(conv.weight.dtype), requires_grad=False)
     return fused
 
 
@@ -70,6 +77,28 @@ def fold_batchnorms(model: nn.Module) -> int:
     return folded
 
 
+def fold_graph_conv_batchnorms(model: nn.Module) -> int:
+    """Fold, in place, the BatchNorm2d that opens each ST-GCN block's ``tcn`` into the block's graph convolution.
+
+    A block qualifies when its ``gcn`` is a plain :class:`ConvTemporalGraphical` (not a subclass that adds work
+    after it, such as the multi-branch SE) with a 1x1 kernel and its ``tcn`` is an ``nn.Sequential`` whose first
+    module is a BatchNorm2d of the same width. The BatchNorm becomes ``nn.Identity``. Returns the number folded.
+    Only valid for evaluation: call on an eval-mode copy.
+    """
+    folded = 0
+    for module in model.modules():
+        gcn, tcn = getattr(module, 'gcn', None), getattr(module, 'tcn', None)
+        if (type(gcn) is not ConvTemporalGraphical or not gcn._pointwise or gcn.out_scale is not None
+                or not isinstance(tcn, nn.Sequential) or len(tcn) == 0):
+            continue
+        bn = tcn[0]
+        if type(bn) is nn.BatchNorm2d and bn.track_running_stats and bn.num_features == gcn.out_channels:
+            gcn.out_scale, gcn.out_shift = batchnorm_scale_shift(bn)
+            tcn[0] = nn.Identity()
+            folded += 1
+    return folded
+
+
 def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True) -> nn.Module:
     """An evaluation copy of ``model``: eval mode, no gradients, BatchNorms folded, channels-last graph convolutions.
 
@@ -78,7 +107,7 @@ def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last:
     """
     prepared = copy.deepcopy(model).eval()
     prepared.requires_grad_(False)
-    folded = fold_batchnorms(prepared) if fold_bn else 0
+    folded = fold_batchnorms(prepared) + fold_graph_conv_batchnorms(prepared) if fold_bn else 0
     switched = 0
     if channels_last:
         for module in prepared.modules():

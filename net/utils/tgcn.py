@@ -6,6 +6,35 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class GraphAggregate(torch.autograd.Function):
+    """``y[b] = a @ x[b]`` for a (P, V) matrix shared by every b, as batched matmuls in both directions.
+
+    ``torch.matmul`` of a 2-D by a 3-D tensor that needs gradients folds the batch into one matmul by transposing
+    (copying) both the input and the output, forward and backward; for ST-GCN's graph aggregation those copies
+    cost more than the arithmetic. Here the forward pass, the gradient of x and the gradient of a are each one
+    batched matmul (the last summed over b), with no copies.
+
+    Shapes: a (P, V), x (B, V, C) -> (B, P, C).
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(a, x)
+        return torch.bmm(a.expand(x.size(0), -1, -1), x)  # (B, P, C)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        a, x = ctx.saved_tensors
+        grad_a = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_a = torch.bmm(grad, x.transpose(1, 2)).sum(0)  # (B, P, V) -> (P, V)
+        if ctx.needs_input_grad[1]:
+            grad_x = torch.bmm(a.t().expand(x.size(0), -1, -1), grad)  # (B, V, C)
+        return grad_a, grad_x
+
+
+
+
 class ConvTemporalGraphical(nn.Module):
     """Graph convolution over K adjacency partitions.
 
@@ -13,17 +42,26 @@ class ConvTemporalGraphical(nn.Module):
     aggregated over the graph with adjacency ``A[k]`` and the groups are summed:
     ``out[n, c, t, w] = sum_k sum_v (W_k x)[n, c, t, v] A[k, v, w]``.
 
-    The sum is linear, so it can be evaluated in three orders that give the same numbers (to rounding):
+    The sum is linear, so it can be evaluated in several orders that give the same numbers (to rounding):
 
+    * channels-last, graph first (1x1 kernels; the default on CPU, training and inference): one batched
+      (W*K, V) x (V, C_in) matmul per frame (:class:`GraphAggregate`) gives the rows (N*T*W, K*C_in) of a
+      channels-last tensor directly, then a 1x1 convolution to C_out channels (oneDNN, which on some CPUs runs
+      about twice as fast as the BLAS matmul behind ``F.linear``) and the bias passed through the graph. No
+      permute copies; the output is channels-last, so the BatchNorm, ReLU, temporal convolution and residual
+      that follow run channels-last too, without the layout conversions oneDNN otherwise makes.
     * ``'conv_first'`` (the original): convolve to K*C_out channels, then contract (k, v) with an einsum.
     * ``'graph_first'``: aggregate the C_in input channels over the graph first (one matmul with A laid out as
       (V, K*V)), then a (1, K) convolution with dilation V mixes the K partitions and the channels. The graph
-      matmul then runs on C_in instead of K*C_out channels: used for 1x1 kernels when C_in < C_out (the first
-      block and the channel-doubling blocks), where it is the fastest order for the training step.
-    * ``channels_last`` (set the attribute to True, as ``net.utils.inference.prepare_for_inference`` does): a
-      (N*T*V, C_in) x (C_in, K*C_out) matmul followed by one batched (V, V*K) x (V*K, C_out) matmul per frame,
-      with no permute copies; returns a channels-last tensor so the following BatchNorm and temporal convolution
-      run channels-last too. Fastest forward pass; its backward is slow, so it is an inference path.
+      matmul then runs on C_in instead of K*C_out channels. Used instead of ``'conv_first'`` when C_in < C_out.
+
+    ``channels_last`` picks the formulation: None (default) means channels-last on CPU tensors and ``order``
+    (``'graph_first'`` or ``'conv_first'``) elsewhere; True or False forces it (kernels longer than 1 always use
+    ``order``).
+
+    ``out_scale`` and ``out_shift`` (C_out,), None by default, are a per-channel affine map applied to the output:
+    ``net.utils.inference`` sets them on evaluation copies to fold the BatchNorm that follows into this layer (the
+    scale goes into the weights, the shift into the bias after the graph). They are not in the ``state_dict``.
 
     Only the parameter ``conv`` is stored, with the original shape (K*C_out, C_in, t_kernel_size, 1), so published
     checkpoints load unchanged.
@@ -41,18 +79,23 @@ class ConvTemporalGraphical(nn.Module):
                               padding=(t_padding, 0), stride=(t_stride, 1), dilation=(t_dilation, 1), bias=bias)
         pointwise = t_kernel_size == 1 and t_stride == 1 and t_padding == 0
         self.order = 'graph_first' if pointwise and in_channels < out_channels else 'conv_first'
-        self.channels_last = False
+        self.channels_last: bool | None = None
         self._pointwise = pointwise
+        # (C_out,) each or None; buffers so that .to() moves them, non-persistent so the state_dict is unchanged
+        self.register_buffer('out_scale', None, persistent=False)
+        self.register_buffer('out_shift', None, persistent=False)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if A.size(0) != self.kernel_size:
             raise ValueError(f'adjacency has {A.size(0)} partitions, the graph convolution expects '
                              f'{self.kernel_size}')
-        if self.channels_last and self._pointwise:
+        channels_last = self.channels_last if self.channels_last is not None else x.device.type == 'cpu'
+        if channels_last and self._pointwise:
             return self._channels_last(x, A), A
-        if self.order == 'graph_first':
-            return self._graph_first(x, A), A
-        return self._conv_first(x, A), A
+        out = self._graph_first(x, A) if self.order == 'graph_first' else self._conv_first(x, A)
+        if self.out_scale is not None:  # a folded BatchNorm outside the channels-last path
+            out = out * self.out_scale[:, None, None].to(out.dtype) + self.out_shift[:, None, None].to(out.dtype)
+        return out, A
 
     def _conv_first(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         x = self.conv(x)  # (N, K*C_out, T, V)
@@ -78,8 +121,28 @@ class ConvTemporalGraphical(nn.Module):
     def _channels_last(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
         n, c_in, t, v = x.size()
         K, C = self.kernel_size, self.out_channels
-        z = F.linear(x.permute(0, 2, 3, 1), self.conv.weight.flatten(1), self.conv.bias)  # (N, T, V, K*C_out)
-        z = z.reshape(n * t, v * K, C)  # (N*T, V*K, C_out), rows ordered (v, k)
-        a_t = A.permute(2, 1, 0).reshape(v, v * K).to(z.dtype)  # (W, V*K): a_t[w, v*K + k] = A[k, v, w]
-        out = torch.matmul(a_t, z)  # (N*T, W, C_out)
-        return out.view(n, t, v, C).permute(0, 3, 1, 2)  # (N, C_out, T, W), channels-last in memory
+        x = x.contiguous(memory_format=torch.channels_last)  # no copy when it already is
+        a_g = A.permute(2, 0, 1).reshape(v * K, v)  # (W*K, V): a_g[w*K + k, v] = A[k, v, w]
+        if torch.is_autocast_enabled(x.device.type):  # autocast does not reach into an autograd.Function
+            dtype = torch.get_autocast_dtype(x.device.type)
+            a_g, x = a_g.to(dtype), x.to(dtype)
+        y = GraphAggregate.apply(a_g, x.permute(0, 2, 3, 1).reshape(n * t, v, c_in))  # (N*T, W*K, C_in)
+        y = y.view(n, t, v, K * c_in).permute(0, 3, 1, 2)  # (N, K*C_in, T, W), channels-last in memory
+        weight = self.conv.weight.view(K, C, c_in)  # (K, C_out, C_in)
+        bias = self.conv.bias.view(K, C) if self.conv.bias is not None else None  # (K, C_out)
+        if self.out_scale is not None:
+            weight = weight * self.out_scale[:, None]
+            bias = bias * self.out_scale if bias is not None else None
+        weight = weight.permute(1, 0, 2).reshape(C, K * c_in, 1, 1)  # (C_out, K*C_in, 1, 1), input index k*C_in + c
+        out = F.conv2d(y, weight.to(y.dtype))  # (N, C_out, T, W), channels-last
+        # the bias b[k, c] passes through the graph as sum_k b[k, c] * sum_v A[k, v, w]; the folded BN adds its shift
+        shift = torch.matmul(bias.t(), A.sum(1)) if bias is not None else None  # (C_out, W)
+        if self.out_shift is not None:
+            shift = self.out_shift[:, None] if shift is None else shift + self.out_shift[:, None]
+        if shift is None:
+            return out
+        shift = shift.t().to(out.dtype)  # (W, C_out): added in memory order over (N, T, W, C_out), a plain broadcast
+        if out.requires_grad:  # out of place: an in-place add on a permuted view costs two copies in the backward
+            return (out.permute(0, 2, 3, 1) + shift).permute(0, 3, 1, 2)  # (N, C_out, T, W), channels-last
+        out.permute(0, 2, 3, 1).add_(shift.contiguous())
+        return out

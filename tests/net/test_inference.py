@@ -4,9 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from net import st_gcn, st_gcn_twostream
+from net import st_gcn, st_gcn_mb, st_gcn_twostream
 from net.utils.graph import Graph
-from net.utils.inference import fold_batchnorms, prepare_for_inference, predict
+from net.utils.inference import (batchnorm_scale_shift, fold_batchnorms, fold_graph_conv_batchnorms,
+                                 prepare_for_inference, predict)
 from net.utils.tgcn import ConvTemporalGraphical
 
 
@@ -45,7 +46,8 @@ def test_graph_conv_orders_match_plain_einsum(layout, c_in, c_out, path):
     gcn = ConvTemporalGraphical(c_in, c_out, A.size(0))
     if path == 'channels_last':
         gcn.channels_last = True
-    elif path != 'default':
+    elif path != 'default':  # the channels-first orders (the default elsewhere than on CPU)
+        gcn.channels_last = False
         gcn.order = path
     x = torch.randn(3, c_in, 7, A.size(1), requires_grad=True)
     A.requires_grad_(True)
@@ -57,6 +59,23 @@ def test_graph_conv_orders_match_plain_einsum(layout, c_in, c_out, path):
     grads_ref = torch.autograd.grad(expected.square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
     for g, g_ref in zip(grads, grads_ref):
         assert rel_err(g, g_ref) < 1e-4
+
+
+def test_channels_last_graph_conv_under_bf16_autocast_is_close_and_has_gradients():
+    torch.manual_seed(0)
+    A = torch.tensor(Graph(layout='openpose', strategy='spatial').A, dtype=torch.float32)
+    A = (A * (torch.rand_like(A) + 0.5)).requires_grad_(True)
+    gcn = ConvTemporalGraphical(16, 32, A.size(0))
+    x = torch.randn(2, 16, 5, A.size(1), requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out, _ = gcn(x, A)
+    assert out.dtype == torch.bfloat16 and out.is_contiguous(memory_format=torch.channels_last)
+    expected = plain_graph_conv(x, gcn.conv, A)
+    assert rel_err(out.float(), expected) < 3e-2
+    grads = torch.autograd.grad(out.float().square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
+    grads_ref = torch.autograd.grad(expected.square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
+    for g, g_ref in zip(grads, grads_ref):
+        assert g.dtype == torch.float32 and rel_err(g, g_ref) < 5e-2
 
 
 def test_graph_first_is_chosen_only_where_channels_grow():
@@ -73,11 +92,39 @@ def test_graph_conv_parameter_names_and_shapes_unchanged():
 
 def test_fold_batchnorms_folds_every_conv_bn_pair_and_only_those():
     model = randomise_batchnorms(st_gcn.Model(3, 5, {'layout': 'rat', 'strategy': 'spatial'})).eval()
-    copy = prepare_for_inference(model, channels_last=False)
+    copy = prepare_for_inference(model, fold_bn=False, channels_last=False)
     # 10 blocks: 10 tcn conv->BN pairs; 2 blocks change shape and have a residual conv->BN
-    assert sum(isinstance(m, nn.Identity) for m in copy.modules()) == 12
+    assert fold_batchnorms(copy) == 12
     assert sum(isinstance(m, nn.BatchNorm2d) for m in copy.modules()) == 10  # tcn[0], after the graph conv
+    assert fold_graph_conv_batchnorms(copy) == 10
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in copy.modules()) == 0
+    assert sum(isinstance(m, nn.Identity) for m in copy.modules()) == 22
+    assert fold_graph_conv_batchnorms(copy) == 0  # nothing left to fold, nothing folded twice
     assert fold_batchnorms(nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1))) == 0
+
+
+@pytest.mark.parametrize('se,expected', [(False, 10), (True, 0)])
+def test_graph_conv_batchnorm_is_not_folded_across_squeeze_excitation(se, expected):
+    model = st_gcn_mb.Model(3, 5, {'layout': 'rat', 'strategy': 'spatial'}, se=se).eval()
+    assert fold_graph_conv_batchnorms(model) == expected
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('bias', [True, False])
+def test_folded_output_batchnorm_matches_graph_conv_then_batchnorm(channels_last, bias):
+    torch.manual_seed(0)
+    A = torch.tensor(Graph(layout='openpose', strategy='spatial').A, dtype=torch.float32)
+    A = A * (torch.rand_like(A) + 0.5)
+    gcn = ConvTemporalGraphical(8, 16, A.size(0), bias=bias).eval()
+    bn = randomise_batchnorms(nn.Sequential(nn.BatchNorm2d(16))).eval()[0]
+    x = torch.randn(2, 8, 5, A.size(1))
+    with torch.no_grad():
+        expected = bn(plain_graph_conv(x, gcn.conv, A))
+        gcn.out_scale, gcn.out_shift = batchnorm_scale_shift(bn)
+        gcn.channels_last = channels_last
+        out, _ = gcn(x, A)
+    assert rel_err(out, expected) < 1e-5
+    assert set(gcn.state_dict()) == ({'conv.weight', 'conv.bias'} if bias else {'conv.weight'})
 
 
 @pytest.mark.parametrize('layout,M', [('openpose', 2), ('rat', 1), ('ntu-rgb+d', 2)])
@@ -97,6 +144,16 @@ def test_predict_matches_plain_model(layout, M, N, micro_batch):
     assert rel_err(scores, expected) < 1e-4
     assert rel_err(emb, expected_emb) < 1e-4
     assert rel_err(predict(prepared, x.numpy(), micro_batch=micro_batch), expected) < 1e-4
+
+
+@pytest.mark.parametrize('options', [{}, {'se': False}, {'temporal': 'plain', 'adjacency_noise': None}])
+def test_predict_matches_plain_multibranch_model(options):
+    torch.manual_seed(0)
+    model = randomise_batchnorms(st_gcn_mb.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'}, **options)).eval()
+    x = torch.randn(3, 3, 16, 12, 1)
+    with torch.no_grad():
+        expected = model(x)
+    assert rel_err(predict(prepare_for_inference(model), x, micro_batch=2), expected) < 1e-4
 
 
 def test_predict_twostream_and_bf16_close():
