@@ -45,11 +45,16 @@ def reference_graph_conv(self, x: torch.Tensor, A: torch.Tensor) -> tuple[torch.
 
 
 def use_reference(model: torch.nn.Module) -> torch.nn.Module:
-    """Bind the reference graph convolution to every ConvTemporalGraphical of ``model`` (in place)."""
+    """Make ``model`` the original (in place): the reference graph convolution in every ConvTemporalGraphical (so
+    the whole network runs channels-first) and ``torch.nn.Dropout`` in place of ``net.utils.dropout.Dropout``."""
+    from net.utils.dropout import Dropout
     from net.utils.tgcn import ConvTemporalGraphical
     for module in model.modules():
         if isinstance(module, ConvTemporalGraphical):
             module.forward = types.MethodType(reference_graph_conv, module)
+        for name, child in module.named_children():
+            if type(child) is Dropout:
+                setattr(module, name, torch.nn.Dropout(child.p, child.inplace))
     return model
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from net.utils.dropout import Dropout
 from net.utils.graph import Graph
 from net.utils.tgcn import ConvTemporalGraphical
 
@@ -144,7 +145,7 @@ class st_gcn(nn.Module):  # noqa: N801 - the original's name, kept so checkpoint
             nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, (kernel_size[0], 1), (stride, 1), padding),
             nn.BatchNorm2d(out_channels),
-            nn.Dropout(dropout, inplace=True),
+            Dropout(dropout, inplace=True),
         )
         if not residual:
             self.residual = _zero

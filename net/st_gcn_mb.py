@@ -21,6 +21,7 @@ from torch import nn
 
 from net.st_gcn import Model as ST_GCN
 from net.st_gcn import st_gcn
+from net.utils.dropout import Dropout
 from net.utils.tgcn import ConvTemporalGraphical
 
 TEMPORAL = ('ms', 'plain')
@@ -105,7 +106,7 @@ class MultiScaleTemporal(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, kernel_size=1),
             nn.BatchNorm2d(channels),
-            nn.Dropout(dropout, inplace=True),
+            Dropout(dropout, inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
