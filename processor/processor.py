@@ -112,9 +112,15 @@ class Processor(IO):
         with_features = all(hasattr(self.bare_model, n) for n in ('forward_features', 'pool_features', 'forward_head'))
         if not isinstance(model, torch.nn.DataParallel) and self.amp_dtype in (None, torch.bfloat16):
             prepared = prepare_for_inference(model)
+            micro_batch = None
+            if self.arg.compile in ('eval', 'all'):
+                prepared = self.compiled(prepared, 'the evaluation copy')
+                # one input shape, one compilation: fixed micro-batches, the last one padded
+                micro_batch = None if self.dev.type == 'cpu' else self.arg.test_batch_size
 
             def fast(data):
-                result = predict(prepared, data, amp=self.amp_dtype is not None, features=with_features)
+                result = predict(prepared, data, micro_batch=micro_batch, amp=self.amp_dtype is not None,
+                                 features=with_features, pad_last=self.arg.compile in ('eval', 'all'))
                 return result if with_features else (result, None)
             return fast
         model.eval()
@@ -123,6 +129,12 @@ class Processor(IO):
             with torch.inference_mode(), self.autocast():
                 return model(data).float(), None
         return plain
+
+    def compiled(self, model: torch.nn.Module, what: str) -> torch.nn.Module:
+        """``torch.compile(model)`` for ``--compile``; compiling happens at the first batch, so say so."""
+        self.io.print_log(f'--compile {self.arg.compile}: compiling {what} with torch.compile; the first batch '
+                          'takes longer (about 5-20 s on a 2-core CPU per input shape and precision).')
+        return torch.compile(model, dynamic=False)
 
     def validate_arg(self) -> None:
         super().validate_arg()
@@ -434,6 +446,11 @@ class Processor(IO):
         parser.add_argument('--amp', type=str2bool, default=False,
                             help='mixed precision (true/false): bfloat16 on CUDA where supported, else float16 '
                                  'with a GradScaler; bfloat16 on CPUs that support it')
+        parser.add_argument('--compile', default='off', choices=['off', 'eval', 'all'],
+                            help='torch.compile: off; eval = the evaluation copy used by test, extract, demo and '
+                                 'evaluation during training (measured 5-14%% faster on a 2-core CPU after a '
+                                 '5-20 s compile); all = the training forward pass too (measured slower on CPU, '
+                                 'unmeasured on GPU)')
         parser.add_argument('--tensorboard', type=str2bool, default=False,
                             help='also write TensorBoard logs to work_dir/tensorboard (true/false; needs '
                                  '`pip install tensorboard`)')

@@ -47,6 +47,13 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         self.io.print_log(f'\tTop{k}: {100 * accuracy:.2f}%')
         return accuracy
 
+    def prepare(self) -> None:
+        super().prepare()
+        # --compile all: the training forward pass goes through a compiled wrapper of the same modules (so
+        # checkpoints keep their names); the evaluation copy is compiled in inference_runner
+        compile_training = self.arg.compile == 'all' and self.arg.phase == 'train'
+        self.train_forward = self.compiled(self.model, 'the training model') if compile_training else self.model
+
     def train(self) -> None:
         self.model.train()
         self.adjust_lr()
@@ -57,7 +64,7 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
             data = data.float().to(self.dev, non_blocking=True)
             label = label.long().to(self.dev, non_blocking=True)
             with self.autocast():
-                output = self.model(data)
+                output = self.train_forward(data)
             loss = self.loss(output.float(), label)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:  # float16: scale the loss so small gradients do not underflow

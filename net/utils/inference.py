@@ -130,7 +130,7 @@ def _forward(model: nn.Module, x: torch.Tensor, features: bool) -> tuple[torch.T
 
 
 def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int | None = None, amp: bool = False,
-            features: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+            features: bool = False, pad_last: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Class scores for ``data`` (N, C, T, V, M): a float32 tensor (N, num_class) on the data's device.
 
     Args:
@@ -140,6 +140,8 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
             T=300, M=2), elsewhere the whole batch. Results do not depend on it (up to rounding).
         amp: run under bf16 autocast (CPU or CUDA).
         features: also return the pooled clip embeddings (N, C) from ``model.pool_features``.
+        pad_last: pad a short last micro-batch with zero clips (their outputs are dropped), so that every forward
+            pass has the same shape: a ``torch.compile``-d model then compiles once instead of once per size.
     """
     if isinstance(data, np.ndarray):
         device = next(iter(model.parameters()), torch.empty(0)).device
@@ -156,14 +158,19 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
                        'call prepare_for_inference(model) or model.eval() first')
     scores, pooled = [], []
     with torch.inference_mode(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=amp):
+        if pad_last:  # every chunk an inference tensor, like the padded one: a compiled model's guards see one kind
+            data = data.clone()
         for start in range(0, len(data), micro_batch):
             chunk = data[start:start + micro_batch]
             if chunk.dtype != torch.float32 and not amp:
                 chunk = chunk.float()
+            size = len(chunk)
+            if pad_last and size < micro_batch:
+                chunk = torch.cat([chunk, chunk.new_zeros((micro_batch - size,) + tuple(chunk.shape[1:]))])
             out, emb = _forward(model, chunk, features)
-            scores.append(out.float())
+            scores.append(out[:size].float())
             if emb is not None:
-                pooled.append(emb.float())
+                pooled.append(emb[:size].float())
     if not scores:
         raise ValueError('data holds no clips (N = 0)')
     result = torch.cat(scores)  # (N, num_class)

@@ -194,3 +194,35 @@ def test_predict_rejects_bad_input():
         predict(model, torch.randn(2, 3, 16, 12, 1), micro_batch=0)
     with pytest.raises(ValueError, match='has no forward_features'):
         predict(nn.Sequential(nn.Flatten(), nn.LazyLinear(2)).eval(), np.zeros((2, 3, 4, 12, 1)), features=True)
+
+
+def test_pad_last_gives_the_same_scores_and_one_input_shape():
+    torch.manual_seed(0)
+    model = prepare_for_inference(randomise_batchnorms(st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'})))
+    x = torch.randn(7, 3, 8, 12, 1)
+    shapes = []
+    hook = model.register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
+    padded, emb = predict(model, x, micro_batch=3, pad_last=True, features=False), None
+    hook.remove()
+    assert shapes == [(3, 3, 8, 12, 1)] * 3  # 3 + 3 + (1 padded to 3)
+    assert padded.shape == (7, 4)
+    assert rel_err(padded, predict(model, x, micro_batch=3)) < 1e-6
+    scores, emb = predict(model, x, micro_batch=5, pad_last=True, features=True)
+    assert emb.shape == (7, 256) and rel_err(scores, padded) < 1e-5
+
+
+def test_compiled_model_with_pad_last_compiles_once():
+    torch._dynamo.reset()
+    model = prepare_for_inference(st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'}))
+    graphs = []
+
+    def backend(graph_module, example_inputs):  # counts compilations, runs the captured graph as it is
+        graphs.append(tuple(example_inputs[0].shape) if example_inputs else None)
+        return graph_module.forward
+
+    compiled = torch.compile(model, backend=backend, dynamic=False)
+    x = torch.randn(11, 3, 8, 12, 1)
+    expected = predict(model, x, micro_batch=4)
+    assert rel_err(predict(compiled, x, micro_batch=4, pad_last=True), expected) < 1e-5
+    assert len(graphs) == 1
+    torch._dynamo.reset()

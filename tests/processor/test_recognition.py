@@ -1,8 +1,10 @@
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -129,3 +131,45 @@ def test_every_shipped_config_builds_its_model(path):
     model_class = import_class(config.get('model', 'net.st_gcn.Model'))
     model = model_class(**config['model_args'])
     assert sum(p.numel() for p in model.parameters()) > 1e6
+
+
+def _test_scores(work, weights, dataset, *extra):
+    code = main_module.main(['recognition', '--phase', 'test', '-w', str(work), *RAT_MODEL, '--weights', weights,
+                             '--test_feeder_args', f'data_path={dataset[0]}', f'label_path={dataset[1]}',
+                             '--test_batch_size', '12', '--num_worker', '0', '--save_result', 'true', *extra])
+    assert code == 0
+    with open(work / 'test_result.pkl', 'rb') as handle:
+        return pickle.load(handle)
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
+                    reason='torch.compile (inductor) needs a C++ compiler')
+def test_compile_eval_gives_the_same_scores(tmp_path, trained_rat):
+    plain_scores = _test_scores(tmp_path / 'plain', trained_rat['weights'], trained_rat['val'])
+    compiled_scores = _test_scores(tmp_path / 'compiled', trained_rat['weights'], trained_rat['val'],
+                                   '--compile', 'eval')
+    assert list(compiled_scores) == list(plain_scores) and len(plain_scores) == 32  # 32 clips: batches of 12
+    for name, score in plain_scores.items():
+        assert np.allclose(compiled_scores[name], score, rtol=1e-4, atol=1e-4), name
+    log = (tmp_path / 'compiled' / 'log.txt').read_text()
+    assert '--compile eval: compiling the evaluation copy with torch.compile' in log
+
+
+def test_compile_all_trains_through_a_compiled_wrapper_and_saves_plain_names(tmp_path, separable_dataset,
+                                                                             monkeypatch):
+    compiled = []
+    real_compile = torch.compile
+
+    def eager_compile(model, **kwargs):  # the wiring, not inductor: dynamo with the eager backend is fast
+        compiled.append(model)
+        return real_compile(model, backend='eager', dynamic=False)
+
+    monkeypatch.setattr(torch, 'compile', eager_compile)
+    processor = REC_Processor(['-w', str(tmp_path / 'w'), *RAT_MODEL, *_feeder_args(separable_dataset),
+                               '--num_epoch', '1', '--batch_size', '16', '--test_batch_size', '16',
+                               '--num_worker', '0', '--compile', 'all'])
+    assert compiled == [processor.model] and processor.train_forward is not processor.model
+    processor.start()
+    assert len(compiled) == 2  # the training model, then the evaluation copy at the end of the epoch
+    state = torch.load(tmp_path / 'w' / 'epoch1_model.pt', weights_only=True)
+    assert set(state) == set(processor.model.state_dict()) and not any('_orig_mod' in k for k in state)
