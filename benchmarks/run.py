@@ -72,16 +72,43 @@ def clips(shape: str, N: int, T: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(N, 3, T, V, M, generator=torch.Generator().manual_seed(seed))
 
 
-def matmul_gflops(size: int = 1024, seconds: float = 1.0) -> float:
-    """fp32 matmul GFLOP/s of this process (best of repeated 1024^3 products)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
+def _best_gflops(fn: Callable[[], Any], flops: float, seconds: float) -> float:
+    fn()
     best, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         t0 = time.perf_counter()
-        a @ b
-        best = max(best, 2 * size ** 3 / (time.perf_counter() - t0) / 1e9)
+        fn()
+        best = max(best, flops / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+def gemm_gflops(size: int = 2048, seconds: float = 1.0) -> dict[str, float]:
+    """GEMM rates of this process, best of repeated size^3 products (GFLOP/s).
+
+    ``mm_fp32``: ``torch.mm`` (the BLAS: MKL in the PyPI CPU wheel). ``onednn_fp32``: the same product as a oneDNN
+    1x1 convolution (the library behind PyTorch's CPU convolutions); on AMD CPUs MKL's sgemm may not use AVX-512
+    and runs at about half of oneDNN. ``fp32``: the larger of the two, the fp32 rate the model figures are
+    compared with. ``bf16``: the bf16 product as a oneDNN convolution (0 where bf16 is not supported).
+    """
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    x = a.view(1, size, 1, size).permute(0, 3, 1, 2)  # (1, K, M, 1) channels-last: rows M, reduction K
+    w = b.view(size, size, 1, 1)  # (N, K, 1, 1)
+    flops = 2.0 * size ** 3
+    rates = {'mm_fp32': _best_gflops(lambda: a @ b, flops, seconds),
+             'onednn_fp32': _best_gflops(lambda: F.conv2d(x, w), flops, seconds)}
+    rates['fp32'] = max(rates['mm_fp32'], rates['onednn_fp32'])
+    rates['bf16'] = _best_gflops(lambda: F.conv2d(x.bfloat16(), w.bfloat16()), flops, seconds) \
+        if bf16_supported() else 0.0
+    return rates
+
+
+def rates_of(flops: float, clips_per_s: float, gemm: dict[str, float], dtype: str) -> dict[str, float]:
+    """GFLOP/s of a path and its fraction of the fp32 GEMM rate (and of the bf16 one for bf16 paths)."""
+    gflops = flops * clips_per_s / 1e9
+    out = {'clips_s': clips_per_s, 'gflops': gflops, 'of_matmul': gflops / gemm['fp32']}
+    if dtype == 'bf16' and gemm.get('bf16'):
+        out['of_bf16_gemm'] = gflops / gemm['bf16']
+    return out
 
 
 def flops_per_clip(model: torch.nn.Module, x: torch.Tensor, train: bool) -> float:
@@ -131,10 +158,10 @@ def case_infer_speed(shape: str, T: int, N: int, reps: int, micro_batch: int | N
             fns['bf16'] = lambda: predict(fast, x, micro_batch=micro_batch, amp=True)
         times = interleave(fns, reps)
     flops = flops_per_clip(ref, x, train=False)
-    peak = matmul_gflops()
-    out = {'flops_per_clip': flops, 'matmul_gflops': peak}
+    gemm = gemm_gflops()
+    out = {'flops_per_clip': flops, 'matmul_gflops': gemm['fp32'], 'gemm': gemm}
     for name, sec in times.items():
-        out[name] = {'clips_s': N / sec, 'gflops': flops * N / sec / 1e9, 'of_matmul': flops * N / sec / 1e9 / peak}
+        out[name] = rates_of(flops, N / sec, gemm, name)
     return out
 
 
@@ -169,13 +196,44 @@ def case_train_speed(shape: str, T: int, N: int, reps: int) -> dict:
     opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for k, m in models.items()}
     fns = {k: (lambda k=k: train_step(models[k], opts[k], x, y, k == 'bf16')) for k in models}
     times = interleave(fns, reps)
-    flops = flops_per_clip(build_model(shape), x, train=True)
-    peak = matmul_gflops()
-    out = {'flops_per_clip': flops, 'matmul_gflops': peak}
+    flops = flops_per_clip(use_reference(build_model(shape)), x, train=True)
+    gemm = gemm_gflops()
+    out = {'flops_per_clip': flops, 'matmul_gflops': gemm['fp32'], 'gemm': gemm}
     for name, sec in times.items():
-        out[name] = {'clips_s': N / sec, 'step_s': sec, 'gflops': flops * N / sec / 1e9,
-                     'of_matmul': flops * N / sec / 1e9 / peak}
+        out[name] = {**rates_of(flops, N / sec, gemm, name), 'step_s': sec}
     return out
+
+
+def case_compile(shape: str, T: int, N: int, reps: int, train: bool, micro_batch: int | None = None) -> dict:
+    """torch.compile against eager, in one process: inference (fp32 and bf16, the prepared model through
+    ``predict``) or the fp32 training step; the first call's time includes compiling."""
+    x = clips(shape, N, T)
+    out: dict[str, Any] = {}
+    if train:
+        y = torch.randint(0, SHAPES[shape][3], (N,), generator=torch.Generator().manual_seed(1))
+        eager, base = build_model(shape), build_model(shape)
+        compiled = torch.compile(base, dynamic=False)
+        opts = {'eager': torch.optim.SGD(eager.parameters(), lr=0.01, momentum=0.9),
+                'compiled': torch.optim.SGD(base.parameters(), lr=0.01, momentum=0.9)}
+        t0 = time.perf_counter()
+        train_step(compiled, opts['compiled'], x, y, False)
+        out['first_call_s'] = time.perf_counter() - t0
+        times = interleave({'eager': lambda: train_step(eager, opts['eager'], x, y, False),
+                            'compiled': lambda: train_step(compiled, opts['compiled'], x, y, False)}, reps)
+        return {**out, **{k: {'clips_s': N / v, 'step_s': v} for k, v in times.items()}}
+    from net.utils.inference import predict, prepare_for_inference
+    eager = prepare_for_inference(build_model(shape))
+    compiled = torch.compile(prepare_for_inference(build_model(shape)), dynamic=False)
+    fns = {}
+    for amp in ([False, True] if bf16_supported() else [False]):
+        tag = 'bf16' if amp else 'fp32'
+        t0 = time.perf_counter()
+        predict(compiled, x, micro_batch=micro_batch, amp=amp, pad_last=True)
+        out[f'first_call_{tag}_s'] = time.perf_counter() - t0
+        fns[f'eager_{tag}'] = lambda amp=amp: predict(eager, x, micro_batch=micro_batch, amp=amp)
+        fns[f'compiled_{tag}'] = lambda amp=amp: predict(compiled, x, micro_batch=micro_batch, amp=amp, pad_last=True)
+    times = interleave(fns, reps)
+    return {**out, **{k: {'clips_s': N / v} for k, v in times.items()}}
 
 
 def separable(n: int, T: int, V: int, num_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -333,6 +391,37 @@ def case_gendata(n: int, T: int) -> dict:
             'speedup': times['naive'] / times['gendata']}
 
 
+def case_gendata_memory(n: int, T: int) -> dict:
+    """kinetics_gendata alone on ``n`` clips: peak anonymous memory of the main process (sampled every 20 ms;
+    the output is a memory-mapped file, whose pages the kernel can write back and drop) and of its workers."""
+    import threading
+    from tools import kinetics_gendata
+
+    def anon_kb() -> int:
+        with open('/proc/self/status') as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith('RssAnon:'))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        label_path = write_kinetics_clips(tmp, n, T, 18)
+        peak, done = [anon_kb()], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak.append(anon_kb())
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t0 = time.perf_counter()
+        kinetics_gendata.gendata(os.path.join(tmp, 'kinetics_train'), label_path, os.path.join(tmp, 'd.npy'),
+                                 os.path.join(tmp, 'l.pkl'), max_frame=T)
+        sec = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        output_mb = os.path.getsize(os.path.join(tmp, 'd.npy')) / 2 ** 20
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {'clips': n, 'clips_s': n / sec, 'output_mb': output_mb, 'peak_anon_mb': max(peak) / 1024,
+            'start_anon_mb': peak[0] / 1024, 'worker_peak_rss_mb': children}
+
+
 def case_dbscan(n: int, d: int) -> dict:
     from tools import dbscan
     rng = np.random.default_rng(0)
@@ -356,8 +445,9 @@ def case_extract(n: int, T: int) -> dict:
 
 
 CASES = {'infer_speed': case_infer_speed, 'infer_memory': case_infer_memory, 'train_speed': case_train_speed,
-         'bf16_agreement': case_bf16_agreement, 'epoch': case_epoch, 'csv2json': case_csv2json,
-         'gendata': case_gendata, 'dbscan': case_dbscan, 'extract': case_extract}
+         'compile': case_compile, 'bf16_agreement': case_bf16_agreement, 'epoch': case_epoch,
+         'csv2json': case_csv2json, 'gendata': case_gendata, 'gendata_memory': case_gendata_memory,
+         'dbscan': case_dbscan, 'extract': case_extract}
 
 
 def run_case(name: str, env: dict[str, str] | None = None, **kwargs) -> dict:
@@ -377,31 +467,45 @@ def run_case(name: str, env: dict[str, str] | None = None, **kwargs) -> dict:
 
 def plan(quick: bool) -> list[tuple[str, str, dict, dict]]:
     """(label, case, kwargs, env) of every measurement."""
-    thp = [('', {}), (' THP=1', {'THP_MEM_ALLOC_ENABLE': '1'})]
+    # large batches also under two allocator settings: PyTorch's huge-page allocations, and glibc never handing
+    # large blocks back to the kernel (so that re-allocating them does not page-fault every time)
+    allocators = [('', {}), (' THP=1', {'THP_MEM_ALLOC_ENABLE': '1'}),
+                  (' glibc-no-mmap', {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(2 ** 40)})]
     items = []
-    infer = [('rat', 150, 8, {}), ('rat', 150, 64, {}), ('kinetics', 150, 8, {})] if quick else \
-        [(s, 300, n, {}) for s in ('kinetics', 'rat') for n in (8, 64)]
-    for shape, T, N, _ in infer:
-        for tag, env in (thp if N >= 64 else thp[:1]):
+    infer = [('rat', 150, 8), ('rat', 150, 64), ('kinetics', 150, 8)] if quick else \
+        [(s, 300, n) for s in ('kinetics', 'rat') for n in (8, 64)]
+    for shape, T, N in infer:
+        for tag, env in (allocators if N >= 64 else allocators[:1]):
             items.append((f'infer {shape} T={T} N={N}{tag}', 'infer_speed',
                           {'shape': shape, 'T': T, 'N': N, 'reps': 2 if quick else 3}, env))
             for path in ('reference', 'fp32', 'bf16'):
                 items.append((f'memory {path} {shape} T={T} N={N}{tag}', 'infer_memory',
                               {'shape': shape, 'T': T, 'N': N, 'path': path}, env))
     if not quick:
-        for mb in (1, 2, 4, 8, 16):
+        for mb in (1, 2, 4, 8, 16, 32):
             items.append((f'micro-batch {mb} kinetics T=300 N=32', 'infer_speed',
                           {'shape': 'kinetics', 'T': 300, 'N': 32, 'reps': 2, 'micro_batch': mb}, {}))
-    train = [('rat', 150, 16)] if quick else [(s, 150, n) for s in ('kinetics', 'rat') for n in (8, 16, 64)]
+    train = [('rat', 150, 16), ('kinetics', 150, 16)] if quick else \
+        [(s, 150, n) for s in ('kinetics', 'rat') for n in (8, 16, 64)]
     for shape, T, N in train:
         items.append((f'train {shape} T={T} N={N}', 'train_speed',
                       {'shape': shape, 'T': T, 'N': N, 'reps': 2 if quick else 3}, {}))
+    items.append(('compile, infer kinetics T=300 N=16', 'compile',
+                  {'shape': 'kinetics', 'T': 300, 'N': 16, 'reps': 2 if quick else 3, 'train': False}, {}))
+    if not quick:
+        items.append(('compile, infer rat windows T=64 N=370', 'compile',
+                      {'shape': 'rat', 'T': 64, 'N': 370, 'reps': 3, 'train': False}, {}))
+        items.append(('compile, train rat T=150 N=16', 'compile',
+                      {'shape': 'rat', 'T': 150, 'N': 16, 'reps': 3, 'train': True}, {}))
     items.append(('bf16 agreement (rat)', 'bf16_agreement',
-                  {'T': 32, 'n_train': 64 if quick else 512, 'n_test': 128 if quick else 512, 'epochs': 4 if quick else 6}, {}))
+                  {'T': 32, 'n_train': 64 if quick else 512, 'n_test': 128 if quick else 512,
+                   'epochs': 4 if quick else 6}, {}))
     items.append(('epoch (Feeder + DataLoader)', 'epoch',
                   {'n': 200 if quick else 2000, 'T': 64 if quick else 150, 'batch': 16, 'workers': 2}, {}))
     items.append(('csv2json', 'csv2json', {'frames': 20000 if quick else 100000}, {}))
     items.append(('kinetics_gendata', 'gendata', {'n': 40 if quick else 400, 'T': 300}, {}))
+    for n in ((40, 160) if quick else (100, 400)):
+        items.append((f'kinetics_gendata memory, {n} clips', 'gendata_memory', {'n': n, 'T': 300}, {}))
     items.append(('dbscan', 'dbscan', {'n': 5000, 'd': 256}, {}))
     items.append(('extract', 'extract', {'n': 64, 'T': 150}, {}))
     return items
@@ -415,10 +519,22 @@ def table(results: list[dict]) -> str:
             text = 'error: ' + r['error']
         elif item['case'] in ('infer_speed', 'train_speed'):
             ref = r['reference']['clips_s']
-            parts = [f'{k} {r[k]["clips_s"]:.2f} clips/s ({r[k]["clips_s"] / ref:.2f}x, '
-                     f'{100 * r[k]["of_matmul"]:.0f}% of matmul)' for k in ('reference', 'fp32', 'bf16') if k in r]
-            text = '; '.join(parts) + f'; {r["flops_per_clip"] / 1e9:.1f} GFLOP/clip, ' \
-                                      f'matmul {r["matmul_gflops"]:.0f} GFLOP/s'
+            parts = []
+            for k in ('reference', 'fp32', 'bf16'):
+                if k in r:
+                    of_bf16 = f', {100 * r[k]["of_bf16_gemm"]:.0f}% of bf16' if 'of_bf16_gemm' in r[k] else ''
+                    parts.append(f'{k} {r[k]["clips_s"]:.2f} clips/s ({r[k]["clips_s"] / ref:.2f}x, '
+                                 f'{100 * r[k]["of_matmul"]:.0f}% of fp32 GEMM{of_bf16})')
+            gemm = r.get('gemm', {})
+            text = '; '.join(parts) + f'; {r["flops_per_clip"] / 1e9:.1f} GFLOP/clip; GEMM GFLOP/s fp32 ' \
+                f'{r["matmul_gflops"]:.0f} (torch.mm {gemm.get("mm_fp32", 0):.0f}, oneDNN ' \
+                f'{gemm.get("onednn_fp32", 0):.0f}), bf16 {gemm.get("bf16", 0):.0f}'
+        elif item['case'] == 'compile':
+            paths = [k for k in r if isinstance(r[k], dict)]
+            text = '; '.join(f'{k} {r[k]["clips_s"]:.2f} clips/s' for k in paths)
+            first = ', '.join(f'{k[len("first_call_"):-2] or "first"} {v:.0f} s' for k, v in r.items()
+                              if k.startswith('first_call'))
+            text += f' (first call, compiling: {first})'
         elif item['case'] == 'infer_memory':
             text = f'peak RSS {r["peak_rss_mb"]:.0f} MB'
         else:
