@@ -133,7 +133,7 @@ class Processor(IO):
     def compiled(self, model: torch.nn.Module, what: str) -> torch.nn.Module:
         """``torch.compile(model)`` for ``--compile``; compiling happens at the first batch, so say so."""
         self.io.print_log(f'--compile {self.arg.compile}: compiling {what} with torch.compile; the first batch '
-                          'takes longer (about 5-20 s on a 2-core CPU per input shape and precision).')
+                          'takes longer (seconds to a minute on a 2-core CPU, per input shape and precision).')
         return torch.compile(model, dynamic=False)
 
     def validate_arg(self) -> None:
@@ -448,9 +448,9 @@ class Processor(IO):
                                  'with a GradScaler; bfloat16 on CPUs that support it')
         parser.add_argument('--compile', default='off', choices=['off', 'eval', 'all'],
                             help='torch.compile: off; eval = the evaluation copy used by test, extract, demo and '
-                                 'evaluation during training (measured 5-14%% faster on a 2-core CPU after a '
-                                 '5-20 s compile); all = the training forward pass too (measured slower on CPU, '
-                                 'unmeasured on GPU)')
+                                 'evaluation during training; all = the training forward pass too. On a 2-core '
+                                 'CPU it measured -6%% to +14%% for evaluation and 24%% slower for training, '
+                                 'after a 2-20 s compile (README, Performance); not measured on a GPU')
         parser.add_argument('--tensorboard', type=str2bool, default=False,
                             help='also write TensorBoard logs to work_dir/tensorboard (true/false; needs '
                                  '`pip install tensorboard`)')
