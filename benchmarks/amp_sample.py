@@ -29,12 +29,14 @@ TEST_CONFIG = 'config/st_gcn/rat/test.yaml'
 def run_main(args: list[str]) -> None:
     proc = subprocess.run([sys.executable, 'main.py', *args], cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(f'main.py {" ".join(args)} failed: {proc.stderr.strip().splitlines()[-1:]}')
+        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f'exit code {proc.returncode}'
+        raise SystemExit(f'main.py {" ".join(args)} failed: {last}')
 
 
 def read_metrics(path: str) -> list[dict[str, float | None]]:
     with open(path, newline='') as handle:
-        return [{k: float(v) if v not in ('', None) else None for k, v in row.items()} for row in csv.DictReader(handle)]
+        return [{k: float(v) if v not in ('', None) else None for k, v in row.items()}
+                for row in csv.DictReader(handle)]
 
 
 def scores(work: str) -> dict[str, np.ndarray]:
@@ -52,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     data = os.path.join(ROOT, args.data)
     if not os.path.isfile(os.path.join(data, 'train_data.npy')):
         raise SystemExit(f'{args.data}/train_data.npy not found: run `bash tools/quickstart.sh` first')
+    sys.path.insert(0, ROOT)
+    import torch
+    from processor.processor import amp_policy
+    if amp_policy(torch.device('cpu'), True)[0] is None:
+        raise SystemExit('this CPU has no fast bfloat16 support, so --amp would run in float32: nothing to compare')
     splits = {s: [f'data_path={data}/{s}_data.npy', f'label_path={data}/{s}_label.pkl'] for s in ('train', 'val')}
     out = os.path.join(ROOT, args.out)
     curves, seconds = {}, {}

@@ -221,17 +221,18 @@ def case_compile(shape: str, T: int, N: int, reps: int, train: bool, micro_batch
         times = interleave({'eager': lambda: train_step(eager, opts['eager'], x, y, False),
                             'compiled': lambda: train_step(compiled, opts['compiled'], x, y, False)}, reps)
         return {**out, **{k: {'clips_s': N / v, 'step_s': v} for k, v in times.items()}}
-    from net.utils.inference import predict, prepare_for_inference
+    from net.utils.inference import compile_for_inference, predict, prepare_for_inference
     eager = prepare_for_inference(build_model(shape))
-    compiled = torch.compile(prepare_for_inference(build_model(shape)), dynamic=False)
+    compiled = compile_for_inference(prepare_for_inference(build_model(shape)))  # as --compile eval does
     fns = {}
     for amp in ([False, True] if bf16_supported() else [False]):
         tag = 'bf16' if amp else 'fp32'
         t0 = time.perf_counter()
-        predict(compiled, x, micro_batch=micro_batch, amp=amp, pad_last=True)
+        predict(compiled, x, micro_batch=micro_batch, amp=amp, pad_last=True, features=True)
         out[f'first_call_{tag}_s'] = time.perf_counter() - t0
-        fns[f'eager_{tag}'] = lambda amp=amp: predict(eager, x, micro_batch=micro_batch, amp=amp)
-        fns[f'compiled_{tag}'] = lambda amp=amp: predict(compiled, x, micro_batch=micro_batch, amp=amp, pad_last=True)
+        fns[f'eager_{tag}'] = lambda amp=amp: predict(eager, x, micro_batch=micro_batch, amp=amp, features=True)
+        fns[f'compiled_{tag}'] = lambda amp=amp: predict(compiled, x, micro_batch=micro_batch, amp=amp,
+                                                         pad_last=True, features=True)
     times = interleave(fns, reps)
     return {**out, **{k: {'clips_s': N / v} for k, v in times.items()}}
 

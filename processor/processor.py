@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from typing import Any
 
@@ -107,22 +108,31 @@ class Processor(IO):
         in CPU micro-batches under inference_mode (bf16 autocast with --amp). A DataParallel model over several
         GPUs, or float16 autocast on an older GPU, runs as it is.
         """
-        from net.utils.inference import predict, prepare_for_inference
+        from net.utils.inference import compile_for_inference, default_micro_batch, predict, prepare_for_inference
         model = self.bare_model if self.dist.enabled else self.model
         with_features = all(hasattr(self.bare_model, n) for n in ('forward_features', 'pool_features', 'forward_head'))
+        compile_eval = self.arg.compile in ('eval', 'all')
         if not isinstance(model, torch.nn.DataParallel) and self.amp_dtype in (None, torch.bfloat16):
             prepared = prepare_for_inference(model)
-            micro_batch = None
-            if self.arg.compile in ('eval', 'all'):
-                prepared = self.compiled(prepared, 'the evaluation copy')
-                # one input shape, one compilation: fixed micro-batches, the last one padded
-                micro_batch = None if self.dev.type == 'cpu' else self.arg.test_batch_size
+            per_process = max(1, self.arg.test_batch_size // self.dist.world_size)  # clips of one test batch
+            if compile_eval:
+                self.log_compiling('the evaluation copy')
+                prepared = compile_for_inference(prepared)
 
             def fast(data):
+                # compiled: one input shape, one compilation: passes of a fixed size (a whole test batch, or on CPU
+                # the default pass if that is smaller), a short last one padded
+                micro_batch = None
+                if compile_eval:
+                    micro_batch = min(default_micro_batch(data), per_process) if data.device.type == 'cpu' \
+                        else per_process
                 result = predict(prepared, data, micro_batch=micro_batch, amp=self.amp_dtype is not None,
-                                 features=with_features, pad_last=self.arg.compile in ('eval', 'all'))
+                                 features=with_features, pad_last=compile_eval)
                 return result if with_features else (result, None)
             return fast
+        if compile_eval:
+            self.io.print_log(f'--compile {self.arg.compile}: the evaluation is not compiled under '
+                              f'{"DataParallel" if isinstance(model, torch.nn.DataParallel) else "float16 autocast"}.')
         model.eval()
 
         def plain(data):
@@ -130,14 +140,17 @@ class Processor(IO):
                 return model(data).float(), None
         return plain
 
-    def compiled(self, model: torch.nn.Module, what: str) -> torch.nn.Module:
-        """``torch.compile(model)`` for ``--compile``; compiling happens at the first batch, so say so."""
-        self.io.print_log(f'--compile {self.arg.compile}: compiling {what} with torch.compile; the first batch '
-                          'takes longer (seconds to a minute on a 2-core CPU, per input shape and precision).')
-        return torch.compile(model, dynamic=False)
+    def log_compiling(self, what: str) -> None:
+        """Say that --compile compiles ``what`` at its first batch, which therefore takes longer."""
+        self.io.print_log(f'--compile {self.arg.compile}: compiling {what} with torch.compile at its first batch '
+                          '(seconds to a minute on a 2-core CPU, per input shape and precision).')
 
     def validate_arg(self) -> None:
         super().validate_arg()
+        on_cpu = self.arg.use_gpu is False or not torch.cuda.is_available()
+        if self.arg.compile != 'off' and on_cpu and not _cxx_compiler():
+            raise ConfigError(f'--compile {self.arg.compile}: torch.compile needs a C++ compiler on the CPU and '
+                              'none was found (install g++, or set CXX); or leave --compile off')
         if self.arg.phase == 'test' and not self.arg.weights:
             raise ConfigError('--phase test needs --weights (a trained epoch<N>_model.pt or a published model)')
         for name in ('batch_size', 'test_batch_size', 'num_epoch', 'log_interval', 'save_interval', 'eval_interval'):
@@ -447,10 +460,8 @@ class Processor(IO):
                             help='mixed precision (true/false): bfloat16 on CUDA where supported, else float16 '
                                  'with a GradScaler; bfloat16 on CPUs that support it')
         parser.add_argument('--compile', default='off', choices=['off', 'eval', 'all'],
-                            help='torch.compile: off; eval = the evaluation copy used by test, extract, demo and '
-                                 'evaluation during training; all = the training forward pass too. On a 2-core '
-                                 'CPU it measured -6%% to +14%% for evaluation and 24%% slower for training, '
-                                 'after a 2-20 s compile (README, Performance); not measured on a GPU')
+                            help='torch.compile: off, eval (test, extract, demo and evaluation during training) or '
+                                 'all (the training forward pass too); README, Performance, says what it buys')
         parser.add_argument('--tensorboard', type=str2bool, default=False,
                             help='also write TensorBoard logs to work_dir/tensorboard (true/false; needs '
                                  '`pip install tensorboard`)')
@@ -472,6 +483,12 @@ class Processor(IO):
         parser.add_argument('--test_batch_size', type=int, default=256, help='test batch size (clips)')
         parser.add_argument('--debug', action='store_true', help='use only the first 100 samples of each split')
         return parser
+
+
+def _cxx_compiler() -> str | None:
+    """The C++ compiler torch.compile's CPU backend would use (CXX, else c++/g++/clang++ on PATH), or None."""
+    candidates = [os.environ['CXX']] if os.environ.get('CXX') else ['c++', 'g++', 'clang++']
+    return next((path for path in map(shutil.which, candidates) if path), None)
 
 
 def _fmt(value: Any) -> str:

@@ -51,8 +51,10 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         super().prepare()
         # --compile all: the training forward pass goes through a compiled wrapper of the same modules (so
         # checkpoints keep their names); the evaluation copy is compiled in inference_runner
-        compile_training = self.arg.compile == 'all' and self.arg.phase == 'train'
-        self.train_forward = self.compiled(self.model, 'the training model') if compile_training else self.model
+        self.train_forward = self.model
+        if self.arg.compile == 'all' and self.arg.phase == 'train':
+            self.log_compiling('the training model')
+            self.train_forward = torch.compile(self.model, dynamic=False)
 
     def train(self) -> None:
         self.model.train()

@@ -34,15 +34,19 @@ CPU_FRAMES_PER_PASS = 2400
 
 
 def batchnorm_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift), each (C,) float32, with ``bn(x) == x * scale + shift`` per channel in eval mode."""
+    """(scale, shift), each (C,), with ``bn(x) == x * scale + shift`` per channel in eval mode.
+
+    Computed in float32, or in the statistics' dtype where that is wider (float64).
+    """
     if bn.running_mean is None or bn.running_var is None:
-        raise ValueError('cannot fold a BatchNorm2d without running statistics (track_running_stats=False)')
+        raise ValueError(f'cannot fold {bn}: it keeps no running statistics (track_running_stats=False)')
+    dtype = torch.promote_types(torch.float32, bn.running_var.dtype)
     with torch.no_grad():
-        std = torch.sqrt(bn.running_var.float() + bn.eps)
-        gamma = bn.weight.float() if bn.weight is not None else torch.ones_like(std)
-        beta = bn.bias.float() if bn.bias is not None else torch.zeros_like(std)
+        std = torch.sqrt(bn.running_var.to(dtype) + bn.eps)
+        gamma = bn.weight.to(dtype) if bn.weight is not None else torch.ones_like(std)
+        beta = bn.bias.to(dtype) if bn.bias is not None else torch.zeros_like(std)
         scale = gamma / std  # (C,)
-        return scale, beta - bn.running_mean.float() * scale
+        return scale, beta - bn.running_mean.to(dtype) * scale  # (C,), (C,)
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -50,8 +54,8 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     scale, shift = batchnorm_scale_shift(bn)
     fused = copy.deepcopy(conv)
     with torch.no_grad():
-        bias = conv.bias.float() if conv.bias is not None else torch.zeros_like(scale)
-        fused.weight = nn.Parameter((conv.weight.float() * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype),
+        bias = conv.bias.to(scale.dtype) if conv.bias is not None else torch.zeros_like(scale)
+        fused.weight = nn.Parameter((conv.weight.to(scale.dtype) * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype),
                                     requires_grad=False)
         fused.bias = nn.Parameter((bias * scale + shift).to(conv.weight.dtype), requires_grad=False)
     return fused
@@ -80,14 +84,18 @@ def fold_batchnorms(model: nn.Module) -> int:
 def fold_graph_conv_batchnorms(model: nn.Module) -> int:
     """Fold, in place, the BatchNorm2d that opens each ST-GCN block's ``tcn`` into the block's graph convolution.
 
-    A block qualifies when its ``gcn`` is a plain :class:`ConvTemporalGraphical` (not a subclass that adds work
-    after it, such as the multi-branch SE) with a 1x1 kernel and its ``tcn`` is an ``nn.Sequential`` whose first
-    module is a BatchNorm2d of the same width. The BatchNorm becomes ``nn.Identity``. Returns the number folded.
-    Only valid for evaluation: call on an eval-mode copy.
+    A block qualifies when it is an :class:`net.st_gcn.st_gcn` (or a subclass) that keeps that class's forward pass
+    (graph convolution, then ``tcn``), its ``gcn`` is a plain :class:`ConvTemporalGraphical` (not a subclass that
+    adds work after it, such as the multi-branch SE) with a 1x1 kernel, and ``tcn[0]`` is a BatchNorm2d of the same
+    width. The BatchNorm becomes ``nn.Identity``. Returns the number folded. Only valid for evaluation: call on an
+    eval-mode copy.
     """
+    from net.st_gcn import st_gcn
     folded = 0
     for module in model.modules():
-        gcn, tcn = getattr(module, 'gcn', None), getattr(module, 'tcn', None)
+        if not isinstance(module, st_gcn) or type(module).forward is not st_gcn.forward:
+            continue
+        gcn, tcn = module.gcn, module.tcn
         if (type(gcn) is not ConvTemporalGraphical or not gcn._pointwise or gcn.out_scale is not None
                 or not isinstance(tcn, nn.Sequential) or len(tcn) == 0):
             continue
@@ -99,24 +107,40 @@ def fold_graph_conv_batchnorms(model: nn.Module) -> int:
     return folded
 
 
-def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool = True) -> nn.Module:
+def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool | None = True) -> nn.Module:
     """An evaluation copy of ``model``: eval mode, no gradients, BatchNorms folded, channels-last graph convolutions.
 
-    The argument is not modified. Works for any module; the ST-GCN specific step (channels-last graph
-    convolutions) applies to every :class:`ConvTemporalGraphical` inside it.
+    The argument is not modified. Works for any module; the ST-GCN specific steps apply to every
+    :class:`ConvTemporalGraphical` inside it: ``channels_last`` True (on every device) or False (the channels-first
+    orders) sets its formulation, None keeps each one's own setting (by default channels-last on CPU only).
     """
     prepared = copy.deepcopy(model).eval()
     prepared.requires_grad_(False)
     folded = fold_batchnorms(prepared) + fold_graph_conv_batchnorms(prepared) if fold_bn else 0
     switched = 0
-    if channels_last:
+    if channels_last is not None:
         for module in prepared.modules():
             if isinstance(module, ConvTemporalGraphical):
-                module.channels_last = True
+                module.channels_last = channels_last
                 switched += 1
-    logger.debug('prepared for inference: %d conv+BN pairs folded, %d graph convolutions channels-last',
-                 folded, switched)
+    logger.debug('prepared for inference: %d conv+BN pairs folded, %d graph convolutions set to channels_last=%s',
+                 folded, switched, channels_last)
     return prepared
+
+
+def compile_for_inference(model: nn.Module, **compile_args) -> nn.Module:
+    """``model`` with its expensive part compiled by ``torch.compile`` (static shapes unless told otherwise).
+
+    For a model with ``forward_features`` (every model here), that method is replaced on the instance by its
+    compiled version, so both ``model(x)`` and :func:`predict` with ``features=True`` (which calls
+    ``forward_features`` directly) run compiled; the head (pooling and a 1x1 convolution) stays eager. Other
+    modules are wrapped whole. ``compile_args`` go to ``torch.compile`` (e.g. ``backend``, ``mode``).
+    """
+    compile_args.setdefault('dynamic', False)
+    if hasattr(model, 'forward_features'):
+        model.forward_features = torch.compile(model.forward_features, **compile_args)
+        return model
+    return torch.compile(model, **compile_args)
 
 
 def _forward(model: nn.Module, x: torch.Tensor, features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -129,6 +153,13 @@ def _forward(model: nn.Module, x: torch.Tensor, features: bool) -> tuple[torch.T
     return model(x), None
 
 
+def default_micro_batch(data: torch.Tensor) -> int:
+    """Clips per forward pass for ``data`` (N, C, T, V, M): ``CPU_FRAMES_PER_PASS // (T * M)`` on CPU, else N."""
+    if data.device.type == 'cpu':
+        return max(1, CPU_FRAMES_PER_PASS // (data.size(2) * data.size(4)))
+    return max(len(data), 1)
+
+
 def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int | None = None, amp: bool = False,
             features: bool = False, pad_last: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Class scores for ``data`` (N, C, T, V, M): a float32 tensor (N, num_class) on the data's device.
@@ -136,7 +167,7 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
     Args:
         model: a model in eval mode, ideally from :func:`prepare_for_inference`; it is run as given.
         data: the clips; a numpy array is converted (float32, on the model's device).
-        micro_batch: clips per forward pass; default on CPU ``CPU_FRAMES_PER_PASS // (T * M)`` (16 clips of
+        micro_batch: clips per forward pass; default on CPU ``CPU_FRAMES_PER_PASS // (T * M)`` (4 clips of
             T=300, M=2), elsewhere the whole batch. Results do not depend on it (up to rounding).
         amp: run under bf16 autocast (CPU or CUDA).
         features: also return the pooled clip embeddings (N, C) from ``model.pool_features``.
@@ -149,8 +180,7 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
     if data.dim() != 5:
         raise ValueError(f'data must be (N, C, T, V, M), got shape {tuple(data.shape)}')
     if micro_batch is None:
-        micro_batch = (max(1, CPU_FRAMES_PER_PASS // (data.size(2) * data.size(4))) if data.device.type == 'cpu'
-                       else max(len(data), 1))
+        micro_batch = default_micro_batch(data)
     if micro_batch < 1:
         raise ValueError(f'micro_batch must be >= 1, got {micro_batch}')
     if model.training:
@@ -158,15 +188,15 @@ def predict(model: nn.Module, data: torch.Tensor | np.ndarray, micro_batch: int 
                        'call prepare_for_inference(model) or model.eval() first')
     scores, pooled = [], []
     with torch.inference_mode(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=amp):
-        if pad_last:  # every chunk an inference tensor, like the padded one: a compiled model's guards see one kind
-            data = data.clone()
         for start in range(0, len(data), micro_batch):
-            chunk = data[start:start + micro_batch]
+            chunk = data[start:start + micro_batch]  # (n, C, T, V, M)
             if chunk.dtype != torch.float32 and not amp:
                 chunk = chunk.float()
             size = len(chunk)
-            if pad_last and size < micro_batch:
+            if pad_last and size < micro_batch:  # zero clips up to (micro_batch, C, T, V, M)
                 chunk = torch.cat([chunk, chunk.new_zeros((micro_batch - size,) + tuple(chunk.shape[1:]))])
+            elif pad_last:  # an inference tensor like the padded one, so a compiled model's guards see one kind
+                chunk = chunk.clone()
             out, emb = _forward(model, chunk, features)
             scores.append(out[:size].float())
             if emb is not None:

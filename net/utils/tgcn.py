@@ -33,8 +33,6 @@ class GraphAggregate(torch.autograd.Function):
         return grad_a, grad_x
 
 
-
-
 class ConvTemporalGraphical(nn.Module):
     """Graph convolution over K adjacency partitions.
 
@@ -81,9 +79,10 @@ class ConvTemporalGraphical(nn.Module):
         self.order = 'graph_first' if pointwise and in_channels < out_channels else 'conv_first'
         self.channels_last: bool | None = None
         self._pointwise = pointwise
-        # (C_out,) each or None; buffers so that .to() moves them, non-persistent so the state_dict is unchanged
-        self.register_buffer('out_scale', None, persistent=False)
-        self.register_buffer('out_shift', None, persistent=False)
+        # (C_out,) each or None: buffers, so that .to() moves them; a None buffer is not in the state_dict, so
+        # checkpoints keep their keys, and a folded copy's state_dict carries them (it then fits no unfolded model)
+        self.register_buffer('out_scale', None)
+        self.register_buffer('out_shift', None)
 
     def forward(self, x: torch.Tensor, A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if A.size(0) != self.kernel_size:
@@ -93,8 +92,11 @@ class ConvTemporalGraphical(nn.Module):
         if channels_last and self._pointwise:
             return self._channels_last(x, A), A
         out = self._graph_first(x, A) if self.order == 'graph_first' else self._conv_first(x, A)
-        if self.out_scale is not None:  # a folded BatchNorm outside the channels-last path
-            out = out * self.out_scale[:, None, None].to(out.dtype) + self.out_shift[:, None, None].to(out.dtype)
+        # a folded BatchNorm outside the channels-last path: its own affine step, (C_out, 1, 1) over (N, C_out, T, W)
+        if self.out_scale is not None:
+            out = out * self.out_scale[:, None, None].to(out.dtype)
+        if self.out_shift is not None:
+            out = out + self.out_shift[:, None, None].to(out.dtype)
         return out, A
 
     def _conv_first(self, x: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
@@ -123,10 +125,12 @@ class ConvTemporalGraphical(nn.Module):
         K, C = self.kernel_size, self.out_channels
         x = x.contiguous(memory_format=torch.channels_last)  # no copy when it already is
         a_g = A.permute(2, 0, 1).reshape(v * K, v)  # (W*K, V): a_g[w*K + k, v] = A[k, v, w]
-        if torch.is_autocast_enabled(x.device.type):  # autocast does not reach into an autograd.Function
+        if torch.is_autocast_enabled(x.device.type):
+            # cast as autocast would for a matmul: the backward pass runs outside autocast and needs equal dtypes
             dtype = torch.get_autocast_dtype(x.device.type)
             a_g, x = a_g.to(dtype), x.to(dtype)
-        y = GraphAggregate.apply(a_g, x.permute(0, 2, 3, 1).reshape(n * t, v, c_in))  # (N*T, W*K, C_in)
+        rows = x.permute(0, 2, 3, 1).reshape(n * t, v, c_in)  # (N*T, V, C_in), a view of the channels-last x
+        y = GraphAggregate.apply(a_g, rows)  # (N*T, W*K, C_in)
         y = y.view(n, t, v, K * c_in).permute(0, 3, 1, 2)  # (N, K*C_in, T, W), channels-last in memory
         weight = self.conv.weight.view(K, C, c_in)  # (K, C_out, C_in)
         bias = self.conv.bias.view(K, C) if self.conv.bias is not None else None  # (K, C_out)
@@ -144,5 +148,5 @@ class ConvTemporalGraphical(nn.Module):
         shift = shift.t().to(out.dtype)  # (W, C_out): added in memory order over (N, T, W, C_out), a plain broadcast
         if out.requires_grad:  # out of place: an in-place add on a permuted view costs two copies in the backward
             return (out.permute(0, 2, 3, 1) + shift).permute(0, 3, 1, 2)  # (N, C_out, T, W), channels-last
-        out.permute(0, 2, 3, 1).add_(shift.contiguous())
+        out.permute(0, 2, 3, 1).add_(shift.contiguous())  # (N, T, W, C_out) += (W, C_out)
         return out

@@ -6,8 +6,8 @@ from torch import nn
 
 from net import st_gcn, st_gcn_mb, st_gcn_twostream
 from net.utils.graph import Graph
-from net.utils.inference import (batchnorm_scale_shift, fold_batchnorms, fold_graph_conv_batchnorms,
-                                 prepare_for_inference, predict)
+from net.utils.inference import (batchnorm_scale_shift, compile_for_inference, fold_batchnorms,
+                                 fold_graph_conv_batchnorms, prepare_for_inference, predict)
 from net.utils.tgcn import ConvTemporalGraphical
 
 
@@ -36,12 +36,13 @@ def rel_err(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
-@pytest.mark.parametrize('layout', ['openpose', 'rat'])
+@pytest.mark.parametrize('layout,strategy', [('openpose', 'spatial'), ('rat', 'spatial'), ('rat', 'uniform'),
+                                             ('openpose', 'distance')])
 @pytest.mark.parametrize('c_in,c_out', [(3, 16), (16, 16), (16, 8)])
 @pytest.mark.parametrize('path', ['default', 'graph_first', 'conv_first', 'channels_last'])
-def test_graph_conv_orders_match_plain_einsum(layout, c_in, c_out, path):
+def test_graph_conv_orders_match_plain_einsum(layout, strategy, c_in, c_out, path):
     torch.manual_seed(0)
-    A = torch.tensor(Graph(layout=layout, strategy='spatial').A, dtype=torch.float32)
+    A = torch.tensor(Graph(layout=layout, strategy=strategy).A, dtype=torch.float32)
     A = A * (torch.rand_like(A) + 0.5)  # as after edge-importance weighting
     gcn = ConvTemporalGraphical(c_in, c_out, A.size(0))
     if path == 'channels_last':
@@ -59,6 +60,33 @@ def test_graph_conv_orders_match_plain_einsum(layout, c_in, c_out, path):
     grads_ref = torch.autograd.grad(expected.square().sum(), [x, A, gcn.conv.weight, gcn.conv.bias])
     for g, g_ref in zip(grads, grads_ref):
         assert rel_err(g, g_ref) < 1e-4
+
+
+@pytest.mark.parametrize('bias', [True, False])
+def test_graph_conv_orders_without_bias_and_degenerate_sizes(bias):
+    torch.manual_seed(0)
+    for K, V, T, c_in in [(1, 1, 1, 1), (2, 5, 1, 2), (3, 4, 3, 1)]:
+        A = torch.rand(K, V, V, dtype=torch.float64, requires_grad=True)
+        x = torch.randn(2, c_in, T, V, dtype=torch.float64, requires_grad=True)
+        for channels_last, order in [(True, None), (False, 'graph_first'), (False, 'conv_first')]:
+            gcn = ConvTemporalGraphical(c_in, 3, K, bias=bias).double()
+            gcn.channels_last = channels_last
+            gcn.order = order or gcn.order
+            out, _ = gcn(x, A)
+            expected = plain_graph_conv(x, gcn.conv, A)
+            assert rel_err(out, expected) < 1e-12, (K, V, T, c_in, channels_last, order)
+            params = [x, A, gcn.conv.weight] + ([gcn.conv.bias] if bias else [])
+            grads = torch.autograd.grad(out.square().sum(), params)
+            grads_ref = torch.autograd.grad(expected.square().sum(), params)
+            assert all(rel_err(g, r) < 1e-10 for g, r in zip(grads, grads_ref))
+
+
+def test_graph_aggregate_gradients_are_exact():
+    from net.utils.tgcn import GraphAggregate
+    a = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(GraphAggregate.apply, (a, x))
+    assert torch.autograd.gradgradcheck(GraphAggregate.apply, (a, x))
 
 
 def test_channels_last_graph_conv_under_bf16_autocast_is_close_and_has_gradients():
@@ -124,7 +152,10 @@ def test_folded_output_batchnorm_matches_graph_conv_then_batchnorm(channels_last
         gcn.channels_last = channels_last
         out, _ = gcn(x, A)
     assert rel_err(out, expected) < 1e-5
-    assert set(gcn.state_dict()) == ({'conv.weight', 'conv.bias'} if bias else {'conv.weight'})
+    # the folded scale and shift travel with a folded state_dict; an unfolded one keeps the published keys
+    conv_keys = {'conv.weight', 'conv.bias'} if bias else {'conv.weight'}
+    assert set(gcn.state_dict()) == conv_keys | {'out_scale', 'out_shift'}
+    assert set(ConvTemporalGraphical(8, 16, A.size(0), bias=bias).state_dict()) == conv_keys
 
 
 @pytest.mark.parametrize('layout,M', [('openpose', 2), ('rat', 1), ('ntu-rgb+d', 2)])
@@ -211,18 +242,36 @@ def test_pad_last_gives_the_same_scores_and_one_input_shape():
     assert emb.shape == (7, 256) and rel_err(scores, padded) < 1e-5
 
 
-def test_compiled_model_with_pad_last_compiles_once():
+@pytest.mark.parametrize('features', [False, True])
+def test_compiled_model_with_pad_last_compiles_once(features):
     torch._dynamo.reset()
     model = prepare_for_inference(st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'}))
+    x = torch.randn(11, 3, 8, 12, 1)
+    expected = predict(model, x, micro_batch=4, features=features)
     graphs = []
 
     def backend(graph_module, example_inputs):  # counts compilations, runs the captured graph as it is
         graphs.append(tuple(example_inputs[0].shape) if example_inputs else None)
         return graph_module.forward
 
-    compiled = torch.compile(model, backend=backend, dynamic=False)
-    x = torch.randn(11, 3, 8, 12, 1)
-    expected = predict(model, x, micro_batch=4)
-    assert rel_err(predict(compiled, x, micro_batch=4, pad_last=True), expected) < 1e-5
-    assert len(graphs) == 1
+    compiled = compile_for_inference(model, backend=backend)
+    out = predict(compiled, x, micro_batch=4, pad_last=True, features=features)  # passes of 4, 4, 3 padded to 4
+    for got, want in zip(out if features else [out], expected if features else [expected]):
+        assert rel_err(got, want) < 1e-5
+    assert len(graphs) == 1  # the whole backbone, once, for both the scores and the embeddings path
     torch._dynamo.reset()
+
+
+def test_prepare_for_inference_sets_the_graph_conv_formulation():
+    model = st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'})
+    x = torch.randn(2, 3, 8, 12, 1)
+    layouts = {}
+    for setting in (True, False, None):
+        prepared = prepare_for_inference(model, channels_last=setting)
+        assert {m.channels_last for m in prepared.modules() if isinstance(m, ConvTemporalGraphical)} == {setting}
+        with torch.no_grad():
+            layouts[setting] = prepared.forward_features(x).view(2, 256, 2, 12)  # (N*M, C, T', V)
+    assert layouts[True].is_contiguous(memory_format=torch.channels_last)
+    assert layouts[False].is_contiguous() and not layouts[False].is_contiguous(memory_format=torch.channels_last)
+    assert layouts[None].is_contiguous(memory_format=torch.channels_last)  # the CPU default
+    assert rel_err(layouts[False], layouts[True]) < 1e-5

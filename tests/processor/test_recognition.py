@@ -142,17 +142,29 @@ def _test_scores(work, weights, dataset, *extra):
         return pickle.load(handle)
 
 
+def test_compile_without_a_cxx_compiler_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv('PATH', str(tmp_path))  # no compiler on it
+    monkeypatch.delenv('CXX', raising=False)
+    with pytest.raises(ConfigError, match=r'--compile eval: torch.compile needs a C\+\+ compiler'):
+        REC_Processor(['-w', str(tmp_path / 'w'), *RAT_MODEL, '--compile', 'eval', '--use_gpu', 'false'])
+
+
 @pytest.mark.skipif(not any(shutil.which(c) for c in ('g++', 'c++', 'clang++')),
                     reason='torch.compile (inductor) needs a C++ compiler')
 def test_compile_eval_gives_the_same_scores(tmp_path, trained_rat):
+    from torch._dynamo.utils import counters
     plain_scores = _test_scores(tmp_path / 'plain', trained_rat['weights'], trained_rat['val'])
+    torch._dynamo.reset()
+    counters.clear()
     compiled_scores = _test_scores(tmp_path / 'compiled', trained_rat['weights'], trained_rat['val'],
                                    '--compile', 'eval')
+    assert counters['stats']['unique_graphs'] == 1  # compiled, once: batches of 12, 12 and 8 (padded to 12)
+    torch._dynamo.reset()
     assert list(compiled_scores) == list(plain_scores) and len(plain_scores) == 32  # 32 clips: batches of 12
     for name, score in plain_scores.items():
         assert np.allclose(compiled_scores[name], score, rtol=1e-4, atol=1e-4), name
     log = (tmp_path / 'compiled' / 'log.txt').read_text()
-    assert '--compile eval: compiling the evaluation copy with torch.compile' in log
+    assert '--compile eval: compiling the evaluation copy with torch.compile at its first batch' in log
 
 
 def test_compile_all_trains_through_a_compiled_wrapper_and_saves_plain_names(tmp_path, separable_dataset,
@@ -170,6 +182,7 @@ def test_compile_all_trains_through_a_compiled_wrapper_and_saves_plain_names(tmp
                                '--num_worker', '0', '--compile', 'all'])
     assert compiled == [processor.model] and processor.train_forward is not processor.model
     processor.start()
-    assert len(compiled) == 2  # the training model, then the evaluation copy at the end of the epoch
+    assert len(compiled) == 2  # the training model, then the evaluation copy's backbone at the end of the epoch
+    assert compiled[1].__name__ == 'forward_features'
     state = torch.load(tmp_path / 'w' / 'epoch1_model.pt', weights_only=True)
     assert set(state) == set(processor.model.state_dict()) and not any('_orig_mod' in k for k in state)
