@@ -59,7 +59,8 @@ class ConvTemporalGraphical(nn.Module):
 
     ``out_scale`` and ``out_shift`` (C_out,), None by default, are a per-channel affine map applied to the output:
     ``net.utils.inference`` sets them on evaluation copies to fold the BatchNorm that follows into this layer (the
-    scale goes into the weights, the shift into the bias after the graph). They are not in the ``state_dict``.
+    scale goes into the weights, the shift into the bias after the graph). While None they are not in the
+    ``state_dict``, so checkpoints keep the published keys.
 
     Only the parameter ``conv`` is stored, with the original shape (K*C_out, C_in, t_kernel_size, 1), so published
     checkpoints load unchanged.
