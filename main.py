@@ -26,9 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from processor.io import ConfigError
-    from torchlight import import_class
-    from torchlight.util import USER_ERRORS
+    try:
+        from processor.io import ConfigError
+        from torchlight import import_class
+        from torchlight.util import USER_ERRORS
+    except ModuleNotFoundError as exc:  # run outside the environment the requirements were installed into
+        print(f'main.py: error: the package {exc.name!r} is not installed for {sys.executable}; activate the '
+              'environment you installed into (. .venv/bin/activate) or install: pip install -r requirements.txt',
+              file=sys.stderr)
+        return 1
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in PROCESSORS:

@@ -16,6 +16,7 @@ ABNORMAL=data/sample-abnormal
 CLIP=(--width 640 --height 480 --clip_len 64 --stride 32)
 EPOCH_ARGS=()
 if [ -n "${EPOCHS:-}" ]; then EPOCH_ARGS=(--num_epoch "$EPOCHS"); fi
+"$PY" main.py -h >/dev/null || exit 1  # says in one line what to do when the requirements are not installed
 start=$(date +%s)
 step() { echo; echo "==> [$(( $(date +%s) - start ))s] $*"; }
 

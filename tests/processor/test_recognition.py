@@ -186,3 +186,14 @@ def test_compile_all_trains_through_a_compiled_wrapper_and_saves_plain_names(tmp
     assert compiled[1].__name__ == 'forward_features'
     state = torch.load(tmp_path / 'w' / 'epoch1_model.pt', weights_only=True)
     assert set(state) == set(processor.model.state_dict()) and not any('_orig_mod' in k for k in state)
+
+
+def test_main_without_the_requirements_installed_is_one_line():
+    # a Python without torch: None in sys.modules makes `import torch` fail with ModuleNotFoundError
+    code = "import runpy, sys; sys.modules['torch'] = None; sys.argv = ['main.py', '-h']; " \
+           "runpy.run_path('main.py', run_name='__main__')"
+    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ''
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the package 'torch' is not installed" in lines[0]
+    assert 'pip install -r requirements.txt' in lines[0]
