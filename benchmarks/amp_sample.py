@@ -14,14 +14,19 @@ import argparse
 import csv
 import json
 import os
-import pickle
 import subprocess
 import sys
 import time
 
-import numpy as np
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from processor.processor import amp_policy  # noqa: E402
+from torchlight import atomic_write, safe_load_pickle  # noqa: E402
+
 CONFIG = 'config/st_gcn/rat/train.yaml'
 TEST_CONFIG = 'config/st_gcn/rat/test.yaml'
 
@@ -40,23 +45,23 @@ def read_metrics(path: str) -> list[dict[str, float | None]]:
 
 
 def scores(work: str) -> dict[str, np.ndarray]:
-    with open(os.path.join(work, 'test_result.pkl'), 'rb') as handle:
-        return pickle.load(handle)
+    return safe_load_pickle(os.path.join(work, 'test_result.pkl'))
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--data', default='data/dlc-skeleton', help='folder with {train,val}_{data.npy,label.pkl}')
     parser.add_argument('--epochs', type=int, default=8, help='training epochs of each run')
     parser.add_argument('--seed', type=int, default=0, help='seed of both runs')
     parser.add_argument('--out', default='work_dir/amp_sample', help='folder for both runs and result.json')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     data = os.path.join(ROOT, args.data)
     if not os.path.isfile(os.path.join(data, 'train_data.npy')):
         raise SystemExit(f'{args.data}/train_data.npy not found: run `bash tools/quickstart.sh` first')
-    sys.path.insert(0, ROOT)
-    import torch
-    from processor.processor import amp_policy
     if amp_policy(torch.device('cpu'), True)[0] is None:
         raise SystemExit('this CPU has no fast bfloat16 support, so --amp would run in float32: nothing to compare')
     splits = {s: [f'data_path={data}/{s}_data.npy', f'label_path={data}/{s}_label.pkl'] for s in ('train', 'val')}
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
               'top1_max_abs_diff': max(abs(r['top1_bf16'] - r['top1_fp32']) for r in rows),
               'top1_max_abs_diff_fp32_seeds': max(abs(r['top1_fp32_other_seed'] - r['top1_fp32']) for r in rows),
               'agreement': agreement, 'training_seconds': seconds}
-    with open(os.path.join(out, 'result.json'), 'w') as handle:
+    with atomic_write(os.path.join(out, 'result.json'), 'w') as handle:
         json.dump(result, handle, indent=1)
     print(f'{"epoch":>5} {"loss fp32":>10} {"loss bf16":>10} {"loss fp32 seed+1":>16} {"top1 fp32":>9} '
           f'{"top1 bf16":>9} {"top1 fp32 seed+1":>16}')
