@@ -15,7 +15,8 @@ Formats are detected from the file's content, never from its extension:
     * DLC ``.h5`` (pandas HDFStore; key ``df_with_missing``, else the file's only key)
     * SLEAP analysis ``.h5`` (``tracks`` (n_tracks, 2, n_nodes, n_frames), ``node_names``,
       ``point_scores``, optional ``track_names``)
-Quirks handled: CRLF line endings, pandas-suffixed scorer cells (``name.1``), missing points
+Quirks handled: CRLF line endings, pandas-suffixed scorer cells (``name.1``), a leading column of
+row numbers (a file re-saved by pandas' ``to_csv``), missing points
 written as NaN or as the ``0,0,0`` triple. DLC labeled data (``CollectedData_*.csv``), DLC 3-D
 and skeleton-analysis outputs are refused with a message saying what the file is.
 """
@@ -125,6 +126,11 @@ def _read_csv(path: str, single: str) -> PoseRecording:
         raise ValueError(f'{path}: not a text CSV nor an HDF5 file (binary content); expected a '
                          'DeepLabCut CSV or .h5 pose file')
     rows = [row for row in csv.reader(io.StringIO(head_text)) if row]
+    # a file re-saved by pandas (DataFrame.to_csv of the frame read with header=[0, 1, 2]) has an extra leading
+    # column of row numbers: '' or a number before 'scorer', 'bodyparts', 'coords' and before each frame's row
+    lead = int(len(rows) > 1 and len(rows[0]) > 1 and rows[0][1].strip().lower() == 'scorer'
+               and (rows[0][0].strip() == '' or _is_number(rows[0][0])))
+    rows = [row[lead:] for row in rows]
 
     depth = 0
     for row in rows:
@@ -179,9 +185,10 @@ def _read_csv(path: str, single: str) -> PoseRecording:
                             skip_blank_lines=True, encoding='utf-8-sig')
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f'{path}: cannot parse the data rows: {exc}') from None
-    if frame.shape[1] != ncols:
-        raise ValueError(f'{path}: the data rows have {frame.shape[1]} columns but the header has '
+    if frame.shape[1] != ncols + lead:
+        raise ValueError(f'{path}: the data rows have {frame.shape[1] - lead} columns but the header has '
                          f'{ncols}')
+    frame = frame.iloc[:, lead:]
     values = frame.iloc[:, 1:]
     bad_cols = [c for c in range(values.shape[1])
                 if not pd.api.types.is_numeric_dtype(values.dtypes.iloc[c])]
@@ -194,7 +201,7 @@ def _read_csv(path: str, single: str) -> PoseRecording:
         ind, bp, co = columns[col]
         where = f'{ind}/{bp}/{co}' if ind else f'{bp}/{co}'
         raise ValueError(f'{path}: non-numeric cell {raw.iloc[row_index]!r} at line '
-                         f'{depth + row_index + 1}, column {col + 2} ({where}); every x, y and '
+                         f'{depth + row_index + 1}, column {col + 2 + lead} ({where}); every x, y and '
                          'likelihood cell must be a number or empty')
     array = values.to_numpy(dtype=np.float64)
     rec = _assemble(path, columns, array, single, fmt=f'dlc-csv-{depth}')

@@ -9,6 +9,8 @@ import pytest
 
 from feeder import dlc_io
 
+SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), '..',
+                      'shared')
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'data', 'dlc')
 SCORER = 'DLC_resnet50_testJan1shuffle1_1000'
 
@@ -60,6 +62,36 @@ def test_crlf_suffixed_scorer_zero_triple_and_empty_cells():
     assert rec.score[3, 0, 0] == 0 and np.isnan(rec.xy[3, 0, 0]).all()
     assert rec.score[3, 0, 1] == pytest.approx(0.7)
     assert rec.extra['zero_triples'] == 1
+
+
+def test_pandas_resaved_csv_with_leading_index_column(tmp_path):
+    """``pd.read_csv(dlc_csv).to_csv(out)``, as users re-save files: a column of row numbers before DLC's own."""
+    import pandas as pd
+    original = write_single_csv(tmp_path / 'a.csv', ['nose', 'tail'],
+                                [[1, 2, 0.9, 3, 4, 0.8], [5, 6, 0.7, 'oops', 8, 0.6]])
+    resaved = tmp_path / 'resaved.csv'
+    pd.read_csv(original).to_csv(resaved)
+    assert open(resaved).readline().startswith(',scorer,')
+    with pytest.raises(ValueError, match=r"non-numeric cell 'oops' at line 5, column 6 \(tail/x\)"):
+        dlc_io.read_pose_file(resaved)
+    good = write_single_csv(tmp_path / 'b.csv', ['nose', 'tail'], [[1, 2, 0.9, 3, 4, 0.8], [5, 6, 0.7, 7, 8, 0.6]])
+    pd.read_csv(good).to_csv(resaved)
+    rec = dlc_io.read_pose_file(resaved)
+    expected = dlc_io.read_pose_file(good)
+    assert rec.bodyparts == ['nose', 'tail'] and rec.num_frames == 2
+    np.testing.assert_array_equal(rec.xy, expected.xy)
+    np.testing.assert_array_equal(rec.score, expected.score)
+
+
+def test_real_pandas_resaved_open_field_file():
+    folder = os.path.join(SHARED, 'real-labelled', 'sturman_oft')
+    if not os.path.isdir(folder):
+        pytest.skip('../shared/real-labelled is absent')
+    path = os.path.join(folder, '8_01_A_190507134142DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv')
+    rec = dlc_io.read_pose_file(path)
+    assert rec.num_frames == 1998 and len(rec.bodyparts) == 18
+    assert rec.bodyparts[:5] == ['tl', 'tr', 'bl', 'br', 'centre'] and rec.bodyparts[-1] == 'tailtip'
+    np.testing.assert_allclose(rec.xy[0, 0, 0], [445.6327736377716, 277.7336497306824], rtol=1e-6)
 
 
 def test_multi_animal_single_block_attach():
