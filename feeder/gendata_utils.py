@@ -12,11 +12,12 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import tempfile
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from tqdm import tqdm
+
+from torchlight import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,6 @@ def default_num_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _chunksize(num_items: int, num_workers: int) -> int:
@@ -63,12 +58,8 @@ def fill_npy_parallel(out_path: str | os.PathLike, items: Sequence[Any], reader:
     file there is left untouched).
     """
     out_path = os.fspath(out_path)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(out_path) + '.', suffix='.tmp', dir=directory)
-    os.close(fd)
     extras: list[Any] = []
-    try:
+    with atomic_path(out_path) as tmp:
         array = np.lib.format.open_memmap(tmp, mode='w+', dtype=dtype, shape=(len(items), *sample_shape))
         results = _results(reader, items, num_workers)
         with contextlib.closing(results), tqdm(total=len(items), desc=desc, unit='clip',
@@ -82,11 +73,5 @@ def fill_npy_parallel(out_path: str | os.PathLike, items: Sequence[Any], reader:
                 bar.update(1)
         array.flush()
         del array
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600; give it a normal file's mode
-        os.replace(tmp, out_path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     logger.info('wrote %s: %d samples of shape %s', out_path, len(items), tuple(sample_shape))
     return extras

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from torchlight import atomic_write
+from torchlight.io import torch_load
 
 CHECKPOINT_FORMAT = 'st-gcn-checkpoint/1'
 
@@ -78,11 +79,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no checkpoint to resume from (checkpoint.pt is written every '
                                 '--save_interval epochs; give --resume PATH or leave --resume out)')
-    try:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad or unsafe file; all mean the same to the user
-        first = str(exc).splitlines()[0] if str(exc) else ''
-        raise ValueError(f'{path}: not a loadable checkpoint ({type(exc).__name__}: {first})') from None
+    checkpoint = torch_load(path, 'checkpoint')
     if not isinstance(checkpoint, dict) or checkpoint.get('format') != CHECKPOINT_FORMAT:
         raise ValueError(f'{path}: not an st-gcn training checkpoint (expected format {CHECKPOINT_FORMAT!r}; '
                          'a weights-only epoch<N>_model.pt is loaded with --weights, not --resume)')

@@ -85,7 +85,6 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         self.train_loss = distributed.mean_over_ranks(float(np.mean(loss_value)), self.dev)
         self.epoch_info['mean_loss'] = self.train_loss
         self.show_epoch_info()
-        self.io.print_timer() if self.io.split_timer else None
 
     def test(self, evaluation: bool = True) -> None:
         """Score the test split; under torchrun the ranks' scores are gathered so that every rank holds the scores

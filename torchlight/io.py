@@ -5,7 +5,6 @@ import logging
 import os
 import pickle
 import sys
-import time
 from collections import OrderedDict
 from typing import Any, Iterable, Mapping
 
@@ -44,44 +43,19 @@ def setup_logging(work_dir: str | None, print_log: bool = True, save_log: bool =
 
 
 class IO:
-    """Work-directory IO shared by the processors: logs, config, pickles, HDF5 files and weights."""
+    """Work-directory IO shared by the processors: the log, the resolved config, pickles and model files."""
 
     def __init__(self, work_dir: str, save_log: bool = True, print_log: bool = True, enabled: bool = True):
         self.work_dir = work_dir
-        self.save_log = save_log
-        self.print_to_screen = print_log
         self.enabled = enabled  # False on non-zero ranks of a distributed run: log nothing, write nothing
-        self.cur_time = time.time()
-        self.split_timer: dict[str, float] = {}
         if enabled:
             os.makedirs(work_dir, exist_ok=True)
             setup_logging(work_dir, print_log, save_log)
 
     # ------------------------------------------------------------ logging
-    def print_log(self, message: str, print_time: bool = True) -> None:
+    def print_log(self, message: str) -> None:
         if self.enabled:
             logger.info(message)
-
-    def init_timer(self, *names: str) -> None:
-        self.record_time()
-        self.split_timer = {name: 1e-7 for name in names}
-
-    def check_time(self, name: str) -> None:
-        self.split_timer[name] += self.split_time()
-
-    def record_time(self) -> float:
-        self.cur_time = time.time()
-        return self.cur_time
-
-    def split_time(self) -> float:
-        split = time.time() - self.cur_time
-        self.record_time()
-        return split
-
-    def print_timer(self) -> None:
-        total = sum(self.split_timer.values())
-        shares = ', '.join(f'[{k}]{int(round(v * 100 / total)):02d}%' for k, v in self.split_timer.items())
-        self.print_log(f'Time consumption: {shares}')
 
     # ------------------------------------------------------------ files
     def save_arg(self, arg: Mapping[str, Any] | Any, command_line: Iterable[str] | None = None) -> None:
@@ -92,37 +66,27 @@ class IO:
         command = ' '.join(command_line if command_line is not None else sys.argv)
         with atomic_write(os.path.join(self.work_dir, 'config.yaml'), 'w') as handle:
             handle.write(f'# command line: {command}\n\n')
-            yaml.safe_dump(_plain(values), handle, default_flow_style=False, sort_keys=True)
+            yaml.safe_dump(plain(values), handle, default_flow_style=False, sort_keys=True)
 
     def save_pkl(self, result: Any, filename: str) -> None:
         if self.enabled:
             save_pickle(os.path.join(self.work_dir, filename), result)
 
-    def save_h5(self, result: Mapping[str, Any], filename: str) -> None:
-        if not self.enabled:
-            return
-        import h5py
-        with atomic_write(os.path.join(self.work_dir, filename), 'wb') as handle:
-            with h5py.File(handle, 'w') as f:
-                for key, value in result.items():
-                    f[key] = value
+    def save_model(self, model, name: str, extra: Mapping[str, Any] | None = None) -> None:
+        """Save the model's weights (CPU tensors, no ``module.`` prefix) atomically.
 
-    def save_model(self, model, name: str) -> None:
-        """Save the model's state dict (weights only, CPU tensors, no ``module.`` prefix) atomically."""
+        Without ``extra`` the file is a plain state dict, as the original wrote; with it, a dict
+        ``{'state_dict': weights, **extra}`` of plain values (what ``torch.load(weights_only=True)`` reads).
+        """
         if not self.enabled:
             return
         import torch
         state_dict = model.state_dict()
         weights = OrderedDict((_strip_module(k), v.detach().cpu()) for k, v in state_dict.items())
+        content = weights if extra is None else {**plain(dict(extra)), 'state_dict': weights}
         with atomic_write(os.path.join(self.work_dir, name), 'wb') as handle:
-            torch.save(weights, handle)
+            torch.save(content, handle)
         self.print_log(f'The model has been saved as {os.path.join(self.work_dir, name)}.')
-
-    def load_weights(self, model, weights_path: str, ignore_weights: Iterable[str] | None = None):
-        """Load a state dict strictly; see :func:`load_state_dict_strict`."""
-        load_state_dict_strict(model, weights_path, ignore_weights)
-        self.print_log(f'Load weights from {weights_path}.')
-        return model
 
 
 def _strip_module(key: str) -> str:
@@ -131,15 +95,10 @@ def _strip_module(key: str) -> str:
 
 def plain(value: Any) -> Any:
     """Config values as YAML-safe builtins (also what a weights_only checkpoint can hold)."""
-    return _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    """Config values as YAML-safe builtins."""
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -147,24 +106,39 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def read_state_dict(weights_path: str) -> OrderedDict:
-    """Read a weights file (``torch.load(weights_only=True)``); a checkpoint dict's ``model`` entry is used."""
+def torch_load(path: str, what: str = 'PyTorch weights file') -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: plain data and tensors only, no code runs.
+
+    A missing file is a FileNotFoundError, a file that is not such data (or holds objects that could run code) a
+    ValueError naming the file and ``what`` it was expected to be.
+    """
     import torch
-    if not os.path.isfile(weights_path):
-        raise FileNotFoundError(f'{weights_path}: weights file not found (download the published models with '
-                                '`bash tools/get_models.sh`, or give the path of a trained epoch<N>_model.pt)')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: {what} not found')
     try:
-        state = torch.load(weights_path, map_location='cpu', weights_only=True)
+        return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as exc:
         found = str(exc).split('GLOBAL ')[-1].split(' ')[0] if 'GLOBAL ' in str(exc) else ''
         detail = (f'it holds {found}, which torch.load(weights_only=True) refuses because loading it could run code'
                   if found else 'not a PyTorch file of tensors')
-        raise ValueError(f'{weights_path}: not a loadable PyTorch weights file ({detail})') from None
+        raise ValueError(f'{path}: not a loadable {what} ({detail})') from None
     except Exception as exc:  # torch raises many types for a bad file; all mean the same to the user
-        raise ValueError(f'{weights_path}: not a loadable PyTorch weights file ({exc.__class__.__name__}: '
+        raise ValueError(f'{path}: not a loadable {what} ({exc.__class__.__name__}: '
                          f'{str(exc).splitlines()[0] if str(exc) else ""})') from None
-    if isinstance(state, Mapping) and 'model' in state and isinstance(state['model'], Mapping):
-        state = state['model']
+
+
+def read_state_dict(weights_path: str) -> OrderedDict:
+    """Read a weights file: a plain state dict (the published models, older epoch<N>_model.pt), a model file with
+    its input spec (``state_dict`` entry) or a training checkpoint (``model`` entry)."""
+    if not os.path.isfile(weights_path):
+        raise FileNotFoundError(f'{weights_path}: weights file not found (download the published models with '
+                                '`bash tools/get_models.sh`, or give the path of a trained epoch<N>_model.pt)')
+    state = torch_load(weights_path, 'PyTorch weights file')
+    if isinstance(state, Mapping):
+        for key in ('state_dict', 'model'):
+            if key in state and isinstance(state[key], Mapping):
+                state = state[key]
+                break
     if not isinstance(state, Mapping):
         raise ValueError(f'{weights_path}: expected a state dict, found {type(state).__name__}')
     return OrderedDict((_strip_module(k), v) for k, v in state.items())

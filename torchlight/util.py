@@ -17,7 +17,6 @@ import sys
 import tempfile
 from typing import Any, Callable, Iterable, Iterator
 
-import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -104,23 +103,25 @@ def closest(word: str, choices: Iterable[str]) -> str:
 
 # ---------------------------------------------------------------- atomic writes
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = 'wb') -> Iterator[Any]:
-    """Open a temporary file next to ``path``; rename it over ``path`` only on success.
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[str]:
+    """A temporary path next to ``path``, renamed over ``path`` when the block ends without an error.
 
-    A crash or exception leaves the old file (or no file) in place, never a half-written one.
+    For writers that want a file name (OpenCV's VideoWriter, ``np.lib.format.open_memmap``); the temporary file
+    keeps ``path``'s extension (or ``suffix``) so that such writers pick the right format. A crash or exception
+    leaves the old file (or no file) in place, never a half-written one. The file gets the permissions ``open``
+    would give it (the umask), not mkstemp's 0600.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=directory)
+    suffix = os.path.splitext(path)[1] if suffix is None else suffix
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp' + suffix, dir=directory)
+    os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; follow the umask like open() does
+    os.chmod(tmp, 0o666 & ~umask)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -128,10 +129,17 @@ def atomic_write(path: str | os.PathLike, mode: str = 'wb') -> Iterator[Any]:
         raise
 
 
-def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> None:
-    """``np.save`` through :func:`atomic_write`."""
-    with atomic_write(path, 'wb') as handle:
-        np.save(handle, array)
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = 'wb') -> Iterator[Any]:
+    """Open a temporary file next to ``path`` (``mode`` 'w' or 'wb'); rename it over ``path`` only on success.
+
+    The data are flushed to disk (fsync) before the rename. See :func:`atomic_path`.
+    """
+    with atomic_path(path, suffix='') as tmp:
+        with open(tmp, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def save_pickle(path: str | os.PathLike, obj: Any) -> None:
