@@ -1,7 +1,7 @@
-"""Reading DeepLabCut / SLEAP pose files and turning them into Kinetics-skeleton clips.
+"""Reading DeepLabCut / SLEAP pose files: poses in pixels, bodypart order, frame size and videos.
 
-This module holds all the reading and normalising logic shared by ``tools/csv2json.py`` and
-the whole-recording labelling command (``main.py demo``). Nothing here runs at import time.
+Shared by ``tools/csv2json.py`` and ``main.py demo``; what happens to the poses next (gap filling,
+normalising, the model's input) is :mod:`feeder.model_input`. Nothing here runs at import time.
 
 Array conventions (one recording):
     T  frames, I  individuals (animals), V  bodyparts (graph nodes, in graph order)
@@ -22,15 +22,15 @@ and skeleton-analysis outputs are refused with a message saying what the file is
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import json
 import logging
 import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -427,29 +427,58 @@ def find_video(video_dir: str | os.PathLike, recording: str) -> str | None:
     return None
 
 
-def video_frame_size(video: str) -> tuple[int, int]:
-    """(width, height) of a video read with OpenCV."""
+@contextlib.contextmanager
+def open_video(video: str | os.PathLike) -> Iterator[Any]:
+    """An OpenCV ``VideoCapture`` of ``video``, released on exit; ValueError naming the file if it cannot open."""
     import cv2
 
+    video = os.fspath(video)
+    if not os.path.isfile(video):
+        raise FileNotFoundError(f'{video}: no such video')
     capture = cv2.VideoCapture(video)
     try:
         if not capture.isOpened():
             raise ValueError(f'{video}: OpenCV cannot open this video')
-        width = int(round(capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
-        height = int(round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        yield capture
     finally:
         capture.release()
-    if width <= 0 or height <= 0:
-        raise ValueError(f'{video}: OpenCV reports frame size {width}x{height}')
-    return width, height
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What OpenCV reports of a video: frame size in pixels, frame count and frame rate (0 when unknown)."""
+    width: int
+    height: int
+    frames: int
+    fps: float
+
+
+def video_info(video: str | os.PathLike) -> VideoInfo:
+    """:class:`VideoInfo` of a video; ValueError when OpenCV reports no frame size."""
+    import cv2
+
+    with open_video(video) as capture:
+        info = VideoInfo(width=int(round(capture.get(cv2.CAP_PROP_FRAME_WIDTH))),
+                         height=int(round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))),
+                         frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
+                         fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
+    if info.width <= 0 or info.height <= 0:
+        raise ValueError(f'{os.fspath(video)}: OpenCV reports frame size {info.width}x{info.height}')
+    return info
+
+
+def video_frame_size(video: str) -> tuple[int, int]:
+    """(width, height) of a video read with OpenCV."""
+    info = video_info(video)
+    return info.width, info.height
 
 
 def frame_size(rec: PoseRecording, width: float | None = None, height: float | None = None,
-               video_dir: str | None = None) -> tuple[float, float, str]:
+               video_dir: str | None = None, video: str | None = None) -> tuple[float, float, str]:
     """(width, height, where it came from) for one recording.
 
-    Order: ``width``/``height`` given, else the matching video in ``video_dir``, else the
-    largest valid coordinate (with a warning, as poses then do not keep the true aspect).
+    Order: ``width``/``height`` given, else ``video``, else the matching video in ``video_dir``,
+    else the largest valid coordinate (with a warning, as poses then do not keep the true aspect).
     """
     if (width is None) != (height is None):
         raise ValueError('give both --width and --height (pixels), or neither')
@@ -457,6 +486,9 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
         if width <= 0 or height <= 0:
             raise ValueError(f'--width/--height must be positive pixels, got {width}x{height}')
         return float(width), float(height), 'given'
+    if video is not None:
+        w, h = video_frame_size(video)
+        return float(w), float(h), f'video {video}'
     if video_dir is not None:
         video = find_video(video_dir, rec.name)
         if video is not None:
@@ -474,252 +506,3 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
     logger.warning('%s: frame size unknown; dividing by the coordinate range %gx%g (give --width/'
                    '--height or --video_dir for true frame-relative coordinates)', rec.source, w, h)
     return w, h, 'coordinate range'
-
-
-# ------------------------------------------------------------------ normalising and clips
-def masked_points(xy: np.ndarray, score: np.ndarray, pcutoff: float) -> np.ndarray:
-    """Boolean (T, I, V): likelihood below ``pcutoff``, zero, NaN, or a non-finite coordinate."""
-    return ~(score >= pcutoff) | (score <= 0) | ~np.isfinite(xy).all(axis=-1)
-
-
-def normalise_xy(xy: np.ndarray, score: np.ndarray, width: float, height: float,
-                 pcutoff: float = 0.6, source: str = '', warn_outside: bool = True
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Frame-relative poses and scores from pixel arrays.
-
-    Args:
-        xy: (T, I, V, 2) pixel coordinates (NaN = missing).
-        score: (T, I, V) likelihoods (0 = missing).
-        width, height: the frame size in pixels.
-        pcutoff: points with likelihood below it are masked.
-        source: the file name used in the warning about points outside the frame.
-
-    Returns:
-        pose: float32 (T, I, V, 2), x / width and y / height clipped to [0, 1]; masked points 0, 0.
-        score: float32 (T, I, V), the likelihood, 0 for masked points.
-    """
-    if not 0 <= pcutoff <= 1:
-        raise ValueError(f'pcutoff must lie in [0, 1], got {pcutoff}')
-    mask = masked_points(xy, score, pcutoff)                          # (T, I, V)
-    scale = np.array([width, height], dtype=np.float32)
-    pose = (xy / scale).astype(np.float32)                            # (T, I, V, 2)
-    pose[mask] = 0.0
-    outside = (pose < 0) | (pose > 1)
-    if outside.any():
-        if warn_outside:
-            logger.warning('%s: %d coordinates lie outside the %gx%g frame; clipped to its edge',
-                           source, int(outside.sum()), width, height)
-        np.clip(pose, 0.0, 1.0, out=pose)
-    out_score = np.where(mask, 0.0, score).astype(np.float32)
-    return pose, out_score
-
-
-def normalise(rec: PoseRecording, width: float, height: float, pcutoff: float = 0.6
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`normalise_xy` for a whole recording: (pose (T, I, V, 2) in [0, 1], score (T, I, V)).
-
-    Points with likelihood below ``pcutoff``, NaN points and ``0,0,0`` triples get pose 0, 0 and
-    score 0.
-    """
-    return normalise_xy(rec.xy, rec.score, width, height, pcutoff, source=rec.source)
-
-
-def clip_windows(num_frames: int, clip_len: int, stride: int) -> list[tuple[int, int]]:
-    """(start, end) frame windows, end exclusive: every ``stride`` frames a ``clip_len`` clip.
-
-    After the last full clip, the next (partial) window is kept if it holds at least half a clip.
-    A recording shorter than a clip gives one window if it holds at least half a clip.
-    """
-    if clip_len <= 0 or stride <= 0:
-        raise ValueError(f'clip_len and stride must be positive frames, got {clip_len} and {stride}')
-    windows = []
-    start = 0
-    while start + clip_len <= num_frames:
-        windows.append((start, start + clip_len))
-        start += stride
-    if start < num_frames and num_frames - start >= clip_len / 2:
-        if not windows or num_frames > windows[-1][1]:
-            windows.append((start, num_frames))
-    return windows
-
-
-def _quantise(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Integers ``round(values * 10**decimals)`` (float64 arithmetic), as int64."""
-    return np.rint(values.astype(np.float64) * 10.0 ** decimals).astype(np.int64)
-
-
-def _clip_meta(label: str, label_index: int, bodyparts: Sequence[str],
-               frame_size_wh: tuple[float, float], source_file: str, recording: str,
-               individual_names: Sequence[str], start_frame: int, num_frames: int,
-               score: np.ndarray) -> dict:
-    masked = float(np.mean(score <= 0)) if score.size else 1.0
-    return {
-        'label': label,
-        'label_index': int(label_index),
-        'bodyparts': list(bodyparts),
-        'masked_fraction': round(masked, 6),
-        'frame_size': [float(frame_size_wh[0]), float(frame_size_wh[1])],
-        'source': {'file': source_file, 'recording': recording,
-                   'individual_names': list(individual_names),
-                   'start_frame': int(start_frame), 'end_frame': int(start_frame + num_frames - 1)},
-    }
-
-
-def clip_to_kinetics_json(pose: np.ndarray, score: np.ndarray, label: str, label_index: int,
-                          bodyparts: Sequence[str], frame_size_wh: tuple[float, float],
-                          source_file: str, recording: str, individual_names: Sequence[str],
-                          start_frame: int, decimals: int = 5) -> dict:
-    """One clip as a Kinetics-skeleton dict.
-
-    Args:
-        pose: (T, I, V, 2) frame-relative coordinates of the clip's frames.
-        score: (T, I, V) scores (0 = masked).
-        start_frame: index of the clip's first frame in the recording (frame_index restarts at 0);
-            the dict's ``source.end_frame`` is the clip's last frame, inclusive.
-        decimals: poses and scores are rounded to this many decimals.
-
-    Every frame lists every individual, in ``individual_names`` order, zeros where missing.
-    ``{"data": [{"frame_index": t, "skeleton": [{"pose": [x0, y0, x1, y1, ...],
-    "score": [s0, s1, ...]}, ...]}, ...], "label", "label_index", "bodyparts",
-    "masked_fraction", "frame_size": [w, h], "source": {...}}``.
-    """
-    T, I, V, _ = pose.shape
-    scale = 10.0 ** decimals
-    flat = (_quantise(pose.reshape(T, I, V * 2), decimals) / scale).tolist()  # (T, I, 2V): x0 y0 x1 y1
-    scores = (_quantise(score, decimals) / scale).tolist()                     # (T, I, V)
-    data = [{'frame_index': t,
-             'skeleton': [{'pose': p, 'score': s} for p, s in zip(flat[t], scores[t])]}
-            for t in range(T)]
-    meta = _clip_meta(label, label_index, bodyparts, frame_size_wh, source_file, recording,
-                      individual_names, start_frame, T, score)
-    return {'data': data, **meta}
-
-
-_TOKEN_CACHE: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _number_tokens(decimals: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """JSON texts of k / 10**decimals for k in 0..10**decimals as ``S<width>`` bytes, without and
-    with a trailing comma (the width of the token array, so that gathering is a plain copy)."""
-    if (decimals, width) not in _TOKEN_CACHE:
-        scale = 10.0 ** decimals
-        plain = [repr(k / scale).encode('ascii') for k in range(int(scale) + 1)]
-        _TOKEN_CACHE[(decimals, width)] = (np.array(plain, dtype=f'S{width}'),
-                                           np.array([t + b',' for t in plain], dtype=f'S{width}'))
-    return _TOKEN_CACHE[(decimals, width)]
-
-
-_HEAD_CACHE: dict[int, np.ndarray] = {}
-
-
-def _frame_heads(num_frames: int) -> np.ndarray:
-    """Bytes 't,"skeleton":[' for t in 0..num_frames-1 (cached: most clips share one length)."""
-    if num_frames not in _HEAD_CACHE:
-        if len(_HEAD_CACHE) > 16:
-            _HEAD_CACHE.clear()
-        _HEAD_CACHE[num_frames] = np.array([f'{t},"skeleton":['.encode('ascii')
-                                            for t in range(num_frames)])
-    return _HEAD_CACHE[num_frames]
-
-
-def clip_to_json_text(pose: np.ndarray, score: np.ndarray, label: str, label_index: int,
-                      bodyparts: Sequence[str], frame_size_wh: tuple[float, float],
-                      source_file: str, recording: str, individual_names: Sequence[str],
-                      start_frame: int, decimals: int = 5) -> str:
-    """The compact JSON text of :func:`clip_to_kinetics_json`, built without per-number Python work.
-
-    Every number of a clip lies in [0, 1] with ``decimals`` decimals, so each has one of
-    10**decimals + 1 texts. The clip is laid out as a (T, tokens per frame) array of fixed-width
-    byte strings gathered from that table with numpy indexing; dropping the NUL padding of the
-    flattened bytes gives the text. ``json.loads`` of the result equals the dict of
-    :func:`clip_to_kinetics_json`; values outside [0, 1] fall back to ``json.dumps``.
-    """
-    T, I, V, _ = pose.shape
-    q_pose = _quantise(pose.reshape(T, I, V * 2), decimals)                    # (T, I, 2V)
-    q_score = _quantise(score, decimals)                                       # (T, I, V)
-    top = int(10 ** decimals)
-    if (T == 0 or V == 0 or q_pose.min(initial=0) < 0 or q_pose.max(initial=0) > top
-            or q_score.min(initial=0) < 0 or q_score.max(initial=0) > top):
-        return dump_json(clip_to_kinetics_json(pose, score, label, label_index, bodyparts,
-                                               frame_size_wh, source_file, recording,
-                                               individual_names, start_frame, decimals))
-    heads = _frame_heads(T)
-    width = max(16, heads.dtype.itemsize, decimals + 4)          # fits '0.12345,' and the heads
-    plain, comma = _number_tokens(decimals, width)
-    # one row of tokens per frame: '{"frame_index":' 't,"skeleton":[' then per individual
-    # '{"pose":[' x0, y0, ... '],"score":[' s0, ... ']}' (',' between individuals) then ']}'
-    per_ind = 1 + 2 * V + 1 + V + 1
-    tokens = np.zeros((T, 3 + I * per_ind), dtype=f'S{width}')               # (T, tokens per frame)
-    tokens[:, 0] = b'{"frame_index":'
-    tokens[:, 1] = heads
-    for i in range(I):
-        col = 2 + i * per_ind
-        tokens[:, col] = b'{"pose":['
-        tokens[:, col + 1:col + 2 * V] = comma[q_pose[:, i, :-1]]
-        tokens[:, col + 2 * V] = plain[q_pose[:, i, -1]]
-        tokens[:, col + 2 * V + 1] = b'],"score":['
-        tokens[:, col + 2 * V + 2:col + 3 * V + 1] = comma[q_score[:, i, :-1]]
-        tokens[:, col + 3 * V + 1] = plain[q_score[:, i, -1]]
-        tokens[:, col + 3 * V + 2] = b']},' if i < I - 1 else b']}'
-    tokens[:, -1] = b']},'
-    tokens[-1, -1] = b']}'
-    raw = tokens.view(np.uint8).ravel()                                       # (T * tokens * width,)
-    body = raw[raw != 0].tobytes().decode('ascii')
-    meta = _clip_meta(label, label_index, bodyparts, frame_size_wh, source_file, recording,
-                      individual_names, start_frame, T, score)
-    return '{"data":[' + body + '],' + dump_json(meta)[1:]
-
-
-# ------------------------------------------------------------------ clip file names
-_CLIP_NAME = re.compile(r'^(?P<label>.+?)__(?P<recording>.+)__(?P<clip>\d+)(?:__aug(?P<aug>\d+))?$')
-
-
-def check_label(label: str, where: str = '') -> str:
-    """A class name usable in file names: non-empty, no '__', no path separator."""
-    text = str(label).strip()
-    if not text or '__' in text or '/' in text or '\\' in text or text in ('.', '..'):
-        raise ValueError(f'class name {label!r}{" in " + where if where else ""} is not allowed: it must '
-                         'be non-empty and contain neither "__" nor a path separator')
-    return text
-
-
-def clip_name(label: str, recording: str, clip: int, aug: int = 0, width: int = 4) -> str:
-    """``<label>__<recording>__<clip>[__aug<k>]`` (no extension); the clip index zero-padded."""
-    name = f'{label}__{recording}__{clip:0{width}d}'
-    return f'{name}__aug{aug}' if aug else name
-
-
-def parse_clip_name(name: str) -> dict:
-    """Inverse of :func:`clip_name` (a trailing ``.json`` is ignored).
-
-    Returns ``{'label', 'recording', 'clip', 'aug'}`` (``aug`` 0 for an original clip).
-    """
-    stem = name[:-5] if name.endswith('.json') else name
-    match = _CLIP_NAME.match(stem)
-    if match is None:
-        raise ValueError(f'{name}: not a clip name of the form <class>__<recording>__<clip>[__aug<k>].json')
-    return {'label': match['label'], 'recording': match['recording'], 'clip': int(match['clip']),
-            'aug': int(match['aug'] or 0)}
-
-
-def read_classes(path: str | os.PathLike) -> list[str]:
-    """Class names from a ``classes.txt`` (one per line; blank lines and ``#`` comments skipped)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such classes file')
-    with open(path, 'r', encoding='utf-8') as handle:
-        names = [line.strip() for line in handle]
-    names = [n for n in names if n and not n.startswith('#')]
-    if not names:
-        raise ValueError(f'{path}: lists no class names (expected one per line)')
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f'{path}: repeats class name(s) {", ".join(duplicates)}')
-    for n in names:
-        check_label(n, path)
-    return names
-
-
-def dump_json(obj: dict) -> str:
-    """Compact JSON text (no spaces: clips are many and read by machines)."""
-    return json.dumps(obj, separators=(',', ':'))

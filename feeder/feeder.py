@@ -62,21 +62,8 @@ class Feeder(torch.utils.data.Dataset):
             self.check_finite()
 
     def load_data(self, mmap: bool) -> None:
-        labels = safe_load_pickle(self.label_path)
-        if not (isinstance(labels, (tuple, list)) and len(labels) == 2):
-            raise ValueError(f'{self.label_path}: expected a pickled (sample_names, labels) pair')
-        self.sample_name = [str(name) for name in labels[0]]
-        self.label = [int(label) for label in labels[1]]
-        if not os.path.isfile(self.data_path):
-            raise FileNotFoundError(f'{self.data_path}: data file not found')
-        try:
-            self.data = np.load(self.data_path, mmap_mode='r' if mmap else None, allow_pickle=False)
-        except ValueError as exc:
-            raise ValueError(f'{self.data_path}: not a readable .npy array ({exc})') from None
-        if self.data.ndim != 5:
-            raise ValueError(f'{self.data_path}: expected an array (N, C, T, V, M), got shape {self.data.shape}')
-        if len(self.sample_name) != len(self.label):
-            raise ValueError(f'{self.label_path}: {len(self.sample_name)} sample names but {len(self.label)} labels')
+        self.sample_name, self.label = read_label_pkl(self.label_path)
+        self.data = open_data(self.data_path, mmap)
         if len(self.label) != len(self.data):
             raise ValueError(f'{self.label_path} has {len(self.label)} labels but {self.data_path} has '
                              f'{len(self.data)} samples')
@@ -104,3 +91,27 @@ class Feeder(torch.utils.data.Dataset):
                                                   window_size=self.window_size, move=self.random_move)
         data_numpy = self.transform(data_numpy, sample=self.sample_name[index])  # (C', T', V, M)
         return data_numpy, label
+
+
+def read_label_pkl(label_path: str) -> tuple[list[str], list[int]]:
+    """``(sample_names, labels)`` from a label ``.pkl`` (read with a restricted unpickler)."""
+    labels = safe_load_pickle(label_path)
+    if not (isinstance(labels, (tuple, list)) and len(labels) == 2):
+        raise ValueError(f'{label_path}: expected a pickled (sample_names, labels) pair')
+    names, values = [str(name) for name in labels[0]], [int(label) for label in labels[1]]
+    if len(names) != len(values):
+        raise ValueError(f'{label_path}: {len(names)} sample names but {len(values)} labels')
+    return names, values
+
+
+def open_data(data_path: str, mmap: bool = True) -> np.ndarray:
+    """An (N, C, T, V, M) ``.npy``, memory-mapped read-only when ``mmap``."""
+    if not os.path.isfile(data_path):
+        raise FileNotFoundError(f'{data_path}: data file not found')
+    try:
+        data = np.load(data_path, mmap_mode='r' if mmap else None, allow_pickle=False)
+    except ValueError as exc:
+        raise ValueError(f'{data_path}: not a readable .npy array ({exc})') from None
+    if data.ndim != 5:
+        raise ValueError(f'{data_path}: expected an array (N, C, T, V, M), got shape {data.shape}')
+    return data

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from feeder import dlc_io
+from feeder import dlc_io, model_input
 from feeder.transforms import transform_from_feeder_args
 from net.utils.graph import layout_spec
 from torchlight import safe_load_pickle
@@ -69,36 +69,28 @@ class Demo(Processor):
             return dlc_io.bodyparts_from_dlc_config(self.arg.dlc_config, include_unique=self.arg.single == 'attach')
         return None
 
-    def read_recording(self, path: str) -> tuple[dlc_io.PoseRecording, np.ndarray, np.ndarray, tuple[float, float]]:
-        """Read and normalise one recording: (recording, pose (T, I, V, 2), score (T, I, V), frame size)."""
-        rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(path, single=self.arg.single), self.bodypart_names())
+    def read_recording(self, path: str) -> model_input.Recording:
+        """Read and prepare one recording through the same steps as the training clips (feeder.model_input)."""
+        recording = model_input.load_recording(path, self.bodypart_names(), self.arg.single, self.arg.pcutoff,
+                                               self.arg.max_gap, self.arg.width, self.arg.height,
+                                               video=self.arg.video)
+        rec = recording.rec
         num_node = self.model_num_node()
         if num_node is not None and len(rec.bodyparts) != num_node:
             raise ValueError(f'{path}: {len(rec.bodyparts)} bodyparts ({", ".join(rec.bodyparts)}) but the model\'s '
                              f'graph has {num_node} nodes; give --bodyparts or --dlc_config in the order used '
                              'for training')
-        if self.arg.video and self.arg.width is None and self.arg.height is None:
-            width, height = dlc_io.video_frame_size(self.arg.video)
-        else:  # --width/--height when given, else the coordinate range (with a warning)
-            width, height, _ = dlc_io.frame_size(rec, self.arg.width, self.arg.height)
-        pose, score = dlc_io.normalise(rec, width, height, self.arg.pcutoff)
-        pose = np.round(pose, 5)  # csv2json writes 5 decimals: see the recording exactly as the training clips
-        return rec, pose, score, (float(width), float(height))
+        return recording
 
     def model_num_node(self) -> int | None:
         model = self.bare_model
         model = getattr(model, 'origin_stream', model)
         return getattr(model, 'num_node', None)
 
-    def window_batch(self, pose: np.ndarray, score: np.ndarray, starts: np.ndarray) -> np.ndarray:
-        """(W, C', window, V, 1) model input for one individual's windows, pose (T, V, 2), score (T, V)."""
-        data = np.concatenate([pose.transpose(2, 0, 1) - 0.5, score[None]], axis=0)  # (3, T, V)
-        data[0:2][:, score == 0] = 0.0
+    def window_batch(self, data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """(W, C', window, V, M) model input: the windows of a model array ``data`` (3, T, V, M), transformed."""
         window = self.arg.window
-        batch = []
-        for start in starts:
-            sample = data[:, start:start + window, :, None]  # (3, window, V, 1)
-            batch.append(self.transform(sample, sample=f'window {start}'))
+        batch = [self.transform(data[:, start:start + window], sample=f'window {start}') for start in starts]
         return np.stack(batch).astype(np.float32)
 
     # ------------------------------------------------------------ inference
@@ -137,14 +129,15 @@ class Demo(Processor):
 
     # ------------------------------------------------------------ run
     def label_recording(self, path: str, class_names: list[str], scorer) -> str:
-        rec, pose, score, size = self.read_recording(path)
+        recording = self.read_recording(path)
+        rec, prepared, data, size = recording.rec, recording.prepared, recording.model_array(), recording.frame_size
         num_frames = rec.num_frames
         starts = ethogram.window_starts(num_frames, self.arg.window, self.arg.stride)
         if self.arg.video:
             check_video_length(self.arg.video, num_frames, path)
         tracks = []
         for i, individual in enumerate(rec.individuals):
-            windows = self.window_batch(pose[:, i], score[:, i], starts)
+            windows = self.window_batch(data[..., i:i + 1], starts)  # each individual alone
             probs, feats = self.classify(windows, f'{rec.name} {individual}')
             if probs.shape[1] > len(class_names):
                 raise ValueError(f'the model has {probs.shape[1]} classes but --label_names lists '
@@ -167,8 +160,8 @@ class Demo(Processor):
         if self.arg.video:
             layout = (self.arg.model_args or {}).get('graph_args', {}).get('layout')
             edges = layout_spec(layout).edges if layout is not None else ()
-            ethogram.write_annotated_video(self.arg.video, os.path.join(out_dir, 'annotated.mp4'), pose, score,
-                                           edges, tracks, names, size)
+            ethogram.write_annotated_video(self.arg.video, os.path.join(out_dir, 'annotated.mp4'), prepared.pose,
+                                           prepared.score, edges, tracks, names, size)
         for track in tracks:
             counts = np.bincount(track['labels'], minlength=len(names)) / num_frames
             share = ', '.join(f'{n} {100 * c:.0f}%' for n, c in zip(names, counts) if c > 0)
@@ -221,6 +214,8 @@ class Demo(Processor):
         parser.add_argument('--bodyparts', nargs='+', default=None, help='bodyparts in graph node order (as csv2json)')
         parser.add_argument('--dlc_config', default=None, help='DLC config.yaml giving the bodypart order (as csv2json)')
         parser.add_argument('--pcutoff', type=float, default=0.6, help='likelihood below which a point is masked')
+        parser.add_argument('--max_gap', type=int, default=model_input.DEFAULT_MAX_GAP,
+                            help='fill gaps of masked points up to this many frames (as csv2json; 0: off)')
         parser.add_argument('--width', type=float, default=None, help='frame width in pixels (with --height)')
         parser.add_argument('--height', type=float, default=None, help='frame height in pixels (with --width)')
         parser.add_argument('--single', choices=dlc_io.SINGLE_MODES, default='attach',

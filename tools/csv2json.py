@@ -30,7 +30,7 @@ from typing import Sequence  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from feeder import dlc_io  # noqa: E402
+from feeder import dlc_io, kinetics_json, model_input  # noqa: E402
 from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('csv2json')
@@ -55,6 +55,12 @@ class ConvertOptions:
     seed: int = 0
     bodyparts: list[str] | None = None
     single: str = 'attach'
+    max_gap: int = model_input.DEFAULT_MAX_GAP
+    fps: float | None = None
+
+    def input_options(self) -> dict:
+        """The preprocessing options every clip records (its ``input`` entry)."""
+        return {'pcutoff': self.pcutoff, 'max_gap': self.max_gap, 'fps': self.fps, 'single': self.single}
 
     def validate(self) -> None:
         if self.clip_len <= 0:
@@ -65,6 +71,10 @@ class ConvertOptions:
             raise ValueError(f'--pcutoff must lie in [0, 1], got {self.pcutoff}')
         if self.augment < 0:
             raise ValueError(f'--augment must be 0 or more copies, got {self.augment}')
+        if self.max_gap < 0:
+            raise ValueError(f'--max_gap must be 0 or more frames, got {self.max_gap}')
+        if self.fps is not None and self.fps <= 0:
+            raise ValueError(f'--fps must be positive, got {self.fps}')
         if self.single not in dlc_io.SINGLE_MODES:
             raise ValueError(f'--single {self.single!r}: choose {" or ".join(dlc_io.SINGLE_MODES)}')
         if (self.width is None) != (self.height is None):
@@ -135,16 +145,17 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
     if writer is None:
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as own:
             return convert_file(job, class_index, opts, own)
-    rec = dlc_io.read_pose_file(job.path, single=opts.single)
-    rec = dlc_io.select_bodyparts(rec, opts.bodyparts)
-    width, height, origin = dlc_io.frame_size(rec, opts.width, opts.height, opts.video_dir)
-    pose, score = dlc_io.normalise(rec, width, height, opts.pcutoff)          # (T, I, V, 2), (T, I, V)
+    recording = model_input.load_recording(job.path, opts.bodyparts, opts.single, opts.pcutoff, opts.max_gap,
+                                           opts.width, opts.height, opts.video_dir)
+    rec, prepared = recording.rec, recording.prepared
+    (width, height), origin = recording.frame_size, recording.frame_size_origin
+    pose, score = prepared.pose, prepared.score                                  # (T, I, V, 2), (T, I, V)
     segments = _segments_for(job, rec.num_frames)
 
     plan: list[tuple[str, int, int, int]] = []        # (label, clip index, start, end exclusive)
     counters: dict[str, int] = {}
     for seg_start, seg_end, label in segments:
-        windows = dlc_io.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride)
+        windows = kinetics_json.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride)
         if not windows:
             logger.warning('%s: frames %d-%d (%s) are fewer than half a clip (--clip_len %d); skipped',
                            job.path, seg_start, seg_end, label, opts.clip_len)
@@ -180,21 +191,22 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
     source_file = os.path.abspath(job.path)
     try:
         for label, index, start, end in plan:
-            base = dlc_io.clip_name(label, rec.name, index, width=width_digits)
+            base = kinetics_json.clip_name(label, rec.name, index, width=width_digits)
             common = dict(label=label, label_index=class_index[label], bodyparts=rec.bodyparts,
                           frame_size_wh=(width, height), source_file=source_file,
-                          recording=rec.name, individual_names=rec.individuals, start_frame=start)
-            text = dlc_io.clip_to_json_text(pose[start:end], score[start:end], **common)
+                          recording=rec.name, individual_names=rec.individuals, start_frame=start,
+                          input_options=opts.input_options())
+            text = kinetics_json.clip_to_json_text(pose[start:end], score[start:end], **common)
             write(os.path.join(opts.output, base + '.json'), text)
             if opts.augment:
                 rng = np.random.default_rng([opts.seed, zlib.crc32(base.encode('utf-8'))])
                 for k in range(1, opts.augment + 1):
-                    xy = _augment_xy(rec.xy[start:end], rng)                   # (t, I, V, 2) pixels
-                    aug_pose, aug_score = dlc_io.normalise_xy(xy, rec.score[start:end], width, height,
-                                                              opts.pcutoff, rec.source,
-                                                              warn_outside=False)
-                    text = dlc_io.clip_to_json_text(aug_pose, aug_score, **common)
-                    write(os.path.join(opts.output, dlc_io.clip_name(label, rec.name, index, k,
+                    xy = _augment_xy(prepared.xy[start:end], rng)              # (t, I, V, 2) pixels
+                    aug_pose, aug_score = model_input.normalise_xy(xy, prepared.xy_score[start:end], width,
+                                                                   height, opts.pcutoff, rec.source,
+                                                                   warn_outside=False)
+                    text = kinetics_json.clip_to_json_text(aug_pose, aug_score, **common)
+                    write(os.path.join(opts.output, kinetics_json.clip_name(label, rec.name, index, k,
                                                                      width_digits) + '.json'), text)
         flush()
         while pending:
@@ -207,9 +219,9 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
         raise
-    logger.info('%s: %d frames, %d individual(s), %d bodyparts, frame %gx%g (%s) -> %d JSON file(s)',
+    logger.info('%s: %d frames, %d individual(s), %d bodyparts, frame %gx%g (%s), %s -> %d JSON file(s)',
                 job.path, rec.num_frames, len(rec.individuals), len(rec.bodyparts), width, height,
-                origin, len(written))
+                origin, prepared.describe(), len(written))
     return written
 
 
@@ -267,7 +279,7 @@ def jobs_from_class_folders(inputs: Sequence[str]) -> list[Job]:
                 continue
             files = _pose_files(folder)
             if files:
-                label = dlc_io.check_label(entry, f'folder {folder}')
+                label = kinetics_json.check_label(entry, f'folder {folder}')
                 jobs.extend(Job(path=f, label=label) for f in files)
         loose = _pose_files(root)
         if loose:
@@ -281,7 +293,7 @@ def jobs_from_class_folders(inputs: Sequence[str]) -> list[Job]:
 
 def jobs_from_label(inputs: Sequence[str], label: str) -> list[Job]:
     """Jobs for files (and the pose files of folders) all labelled ``label``."""
-    label = dlc_io.check_label(label, '--label')
+    label = kinetics_json.check_label(label, '--label')
     jobs = []
     for item in inputs:
         if os.path.isdir(item):
@@ -325,7 +337,7 @@ def read_annotations(path: str, base_dir: str | None = None,
             if start < 0 or end < start:
                 raise ValueError(f'{path}: line {line}: need 0 <= start_frame <= end_frame, got '
                                  f'{start}, {end}')
-            label = dlc_io.check_label(row['label'], f'{path} line {line}')
+            label = kinetics_json.check_label(row['label'], f'{path} line {line}')
             file = row['file']
             if not file:
                 raise ValueError(f'{path}: line {line}: empty "file" cell')
@@ -355,7 +367,7 @@ def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str
     new classes appended; else the sorted class names."""
     labels = sorted(set(labels))
     if classes_file:
-        classes = dlc_io.read_classes(classes_file)
+        classes = kinetics_json.read_classes(classes_file)
         unknown = [l for l in labels if l not in classes]
         if unknown:
             raise ValueError(f'{classes_file}: does not list class(es) {", ".join(unknown)} '
@@ -363,7 +375,7 @@ def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str
         return classes
     existing = os.path.join(output, 'classes.txt')
     if os.path.isfile(existing):
-        classes = dlc_io.read_classes(existing)
+        classes = kinetics_json.read_classes(existing)
         new = [l for l in labels if l not in classes]
         if new:
             logger.warning('%s: appending new class(es) %s after the existing ones', existing,
@@ -401,6 +413,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                            'coordinate range is used (with a warning)')
     parser.add_argument('--pcutoff', type=float, default=0.6,
                         help='likelihood below which a point is masked (pose 0,0, score 0); in [0, 1]')
+    parser.add_argument('--max_gap', type=int, default=model_input.DEFAULT_MAX_GAP, metavar='FRAMES',
+                        help='fill gaps of masked points up to this many frames by linear interpolation, per '
+                             'individual and bodypart (0: off); longer gaps stay masked')
+    parser.add_argument('--fps', type=float, default=None,
+                        help='frame rate of the recordings (frames per second), stored in every clip')
     parser.add_argument('--clip_len', type=int, default=300, help='frames per clip')
     parser.add_argument('--stride', type=int, default=300,
                         help='frames between clip starts; the last partial clip is kept if it has '
@@ -455,10 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = ConvertOptions(output=args.output, width=args.width, height=args.height,
                           video_dir=args.video_dir, pcutoff=args.pcutoff, clip_len=args.clip_len,
                           stride=args.stride, augment=args.augment, seed=args.seed,
-                          bodyparts=bodyparts, single=args.single)
+                          bodyparts=bodyparts, single=args.single, max_gap=args.max_gap, fps=args.fps)
     opts.validate()
     if args.background is not None:
-        dlc_io.check_label(args.background, '--background')
+        kinetics_json.check_label(args.background, '--background')
     jobs = build_jobs(args)
     labels = [l for job in jobs for l in
               ([job.label] if job.segments is None else [s[2] for s in job.segments])]

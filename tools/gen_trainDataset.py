@@ -23,7 +23,7 @@ from typing import Sequence  # noqa: E402
 
 from tqdm import tqdm  # noqa: E402
 
-from feeder import dlc_io  # noqa: E402
+from feeder import kinetics_json  # noqa: E402
 from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('gen_trainDataset')
@@ -43,12 +43,8 @@ class Clip:
 def read_clip(path: str) -> Clip:
     """A clip's label, index and recording, from its name and its JSON (which must agree)."""
     name = os.path.basename(path)[:-len('.json')]
-    parts = dlc_io.parse_clip_name(os.path.basename(path))
-    try:
-        with open(path, 'r', encoding='utf-8') as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f'{path}: not valid JSON ({exc})') from None
+    parts = kinetics_json.parse_clip_name(os.path.basename(path))
+    data = kinetics_json.load_json(path)
     if not isinstance(data, dict) or 'label' not in data or 'label_index' not in data:
         raise ValueError(f'{path}: expected a Kinetics-skeleton clip with "label" and "label_index"')
     if data['label'] != parts['label']:
@@ -153,7 +149,7 @@ def make_dataset(input_dir: str, output: str, train_ratio: float = 0.8, seed: in
             json.dump(labels[split], handle, indent=1, sort_keys=True)
     classes_src = os.path.join(input_dir, 'classes.txt')
     if os.path.isfile(classes_src):
-        classes = dlc_io.read_classes(classes_src)
+        classes = kinetics_json.read_classes(classes_src)
     else:
         order = sorted({(c.label_index, c.label) for c in clips})
         classes = [label for _, label in order]

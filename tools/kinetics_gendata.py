@@ -3,7 +3,10 @@
 For each split (train, val) it reads ``<data_path>/kinetics_<split>/*.json`` and
 ``<data_path>/kinetics_<split>_label.json`` and writes ``<out_folder>/<split>_data.npy``
 (float32, (N, 3, max_frame, V, num_person_out)) and ``<out_folder>/<split>_label.pkl``
-(``(sample_names, labels)``). V is read from the clips; clips with ``has_skeleton: false``
+(``(sample_names, labels)``), and ``<out_folder>/<split>_meta.json``: what the clips say about
+their preprocessing (bodyparts, pcutoff, max_gap, frame size, fps; see
+``feeder.model_input.InputSpec``) and the class names of ``<data_path>/classes.txt``, which
+training stores in its model files. V is read from the clips; clips with ``has_skeleton: false``
 are left out, as in the original. Works for the published Kinetics-skeleton (V=18) and for
 the DeepLabCut clips written by ``tools/csv2json.py`` alike.
 """
@@ -18,9 +21,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from feeder.feeder_kinetics import (check_person_counts, find_num_joints, labelled_clips,  # noqa: E402
-                                    read_labelled_clip)
+from feeder import model_input  # noqa: E402
 from feeder.gendata_utils import default_num_workers, fill_npy_parallel  # noqa: E402
+from feeder.kinetics_json import (check_person_counts, find_num_joints, labelled_clips,  # noqa: E402
+                                  read_classes, read_labelled_clip)
 from torchlight import run_cli, save_pickle  # noqa: E402
 
 logger = logging.getLogger('kinetics_gendata')
@@ -30,11 +34,12 @@ SPLITS = ('train', 'val')
 
 def gendata(data_path: str, label_path: str, data_out_path: str, label_out_path: str,
             max_frame: int = 300, num_person_in: int = 5, num_person_out: int = 2,
-            num_workers: int | None = None) -> tuple[list[str], list[int]]:
+            num_workers: int | None = None, class_names: list[str] | None = None) -> tuple[list[str], list[int]]:
     """Convert one split; returns ``(sample_names, labels)`` as written to ``label_out_path``.
 
     The ``.npy`` is filled through a memory map on a temporary file and renamed over
-    ``data_out_path`` only when complete; the ``.pkl`` is then written atomically.
+    ``data_out_path`` only when complete; the ``.pkl`` and the ``_meta.json`` beside the
+    ``.npy`` (:func:`data_spec`) are then written atomically.
     Raises ValueError naming the clip when clips disagree on the joint count V, a clip is
     malformed, or its label_index differs from the label file.
     """
@@ -60,11 +65,28 @@ def gendata(data_path: str, label_path: str, data_out_path: str, label_out_path:
                                        (3, max_frame, V, num_person_out), num_workers=num_workers,
                                        desc=os.path.basename(os.path.normpath(data_path)))
     elapsed = time.perf_counter() - start
-    labels = [int(label) for label in written_labels]
+    labels = [int(label) for label, _ in written_labels]
     save_pickle(label_out_path, (list(sample_names), labels))
+    spec = data_spec([options for _, options in written_labels], max_frame, num_person_out, class_names)
+    model_input.write_meta(model_input.meta_path(data_out_path), spec)
     logger.info('wrote %s and %s (%.1f clips/s)', data_out_path, label_out_path,
                 len(paths) / max(elapsed, 1e-9))
     return list(sample_names), labels
+
+
+def data_spec(clip_options: list[dict], max_frame: int, num_person_out: int,
+              class_names: list[str] | None) -> model_input.InputSpec:
+    """The data's part of the input spec from the clips' own records (``clip_input_options``): each field is
+    the value every clip shares, or the default (None where it varies, e.g. per-recording frame sizes)."""
+    def shared(key: str, default=None):
+        values = [options.get(key) for options in clip_options]
+        value = model_input.common_value(values)
+        return default if value is None else value
+    defaults = model_input.InputSpec()
+    return model_input.InputSpec(bodyparts=shared('bodyparts'), pcutoff=shared('pcutoff', defaults.pcutoff),
+                                 max_gap=shared('max_gap', 0), frame_size=shared('frame_size'), fps=shared('fps'),
+                                 single=shared('single', defaults.single), clip_len=max_frame,
+                                 num_person=num_person_out, class_names=class_names)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -98,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if split not in present:
             logger.warning('%s: no such folder; skipping the %s split',
                            os.path.join(args.data_path, f'kinetics_{split}'), split)
+    classes_path = os.path.join(args.data_path, 'classes.txt')
+    class_names = read_classes(classes_path) if os.path.isfile(classes_path) else None
     for split in present:
         label_path = os.path.join(args.data_path, f'kinetics_{split}_label.json')
         if not os.path.isfile(label_path):
@@ -106,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 os.path.join(args.out_folder, f'{split}_data.npy'),
                 os.path.join(args.out_folder, f'{split}_label.pkl'),
                 max_frame=args.max_frame, num_person_in=args.num_person_in,
-                num_person_out=args.num_person_out, num_workers=args.num_workers)
+                num_person_out=args.num_person_out, num_workers=args.num_workers, class_names=class_names)
     return 0
 
 

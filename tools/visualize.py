@@ -16,25 +16,22 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import json
 import logging
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for _path in (os.path.join(_ROOT, 'torchlight'), _ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from torchlight import atomic_write, closest, run_cli, safe_load_pickle  # noqa: E402
+from feeder.feeder import open_data, read_label_pkl  # noqa: E402
+from feeder.kinetics_json import read_clip_frames  # noqa: E402
+from feeder.model_input import companion_path  # noqa: E402
+from torchlight import atomic_path, atomic_write, closest, run_cli  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -77,48 +74,10 @@ def visible_joints(clip: Clip) -> np.ndarray:
 
 
 def load_json_clip(path: str) -> Clip:
-    """Read a Kinetics-skeleton JSON clip (``{"data": [{"frame_index", "skeleton": [{"pose", "score"}]}], "label"}``).
-
-    One rendered frame per entry of ``data``, in frame_index order.
-    """
+    """Read a Kinetics-skeleton JSON clip: one rendered frame per entry of ``data``, in frame_index order."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: no such clip')
-    with open(path, encoding='utf-8') as handle:
-        try:
-            clip = json.load(handle)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f'{path}: not valid JSON ({exc})') from None
-    if not isinstance(clip, dict) or not isinstance(clip.get('data'), list):
-        raise ValueError(f'{path}: not a Kinetics-skeleton clip (expected a dict with a "data" list of frames)')
-    frames = clip['data']
-    if not frames:
-        raise ValueError(f'{path}: "data" holds no frames')
-    num_joints, num_people = None, 1
-    for f, frame in enumerate(frames):
-        if not isinstance(frame, dict) or not isinstance(frame.get('skeleton', []), list):
-            raise ValueError(f'{path}: data[{f}] is not a frame dict with a "skeleton" list')
-        num_people = max(num_people, len(frame.get('skeleton', [])))
-        for s, skeleton in enumerate(frame.get('skeleton', [])):
-            pose, score = skeleton.get('pose'), skeleton.get('score')
-            if not isinstance(pose, list) or not isinstance(score, list) or len(pose) != 2 * len(score):
-                raise ValueError(f'{path}: data[{f}].skeleton[{s}] needs "pose" [x0, y0, ...] of twice the length '
-                                 f'of "score"')
-            if num_joints is None:
-                num_joints = len(score)
-            elif len(score) != num_joints:
-                raise ValueError(f'{path}: data[{f}].skeleton[{s}] has {len(score)} joints, earlier skeletons '
-                                 f'{num_joints}')
-    if not num_joints:
-        raise ValueError(f'{path}: no frame holds a skeleton')
-    order = sorted(range(len(frames)), key=lambda i: int(frames[i].get('frame_index', i)))
-    xy = np.zeros((len(frames), num_joints, num_people, 2), np.float64)   # (T, V, M, 2)
-    score = np.zeros((len(frames), num_joints, num_people), np.float64)   # (T, V, M)
-    numbers = []
-    for t, f in enumerate(order):
-        numbers.append(int(frames[f].get('frame_index', f)))
-        for m, skeleton in enumerate(frames[f].get('skeleton', [])):
-            xy[t, :, m, :] = np.asarray(skeleton['pose'], np.float64).reshape(num_joints, 2)   # (V, 2)
-            score[t, :, m] = np.asarray(skeleton['score'], np.float64)
+    numbers, xy, score, clip = read_clip_frames(path)
     label = str(clip.get('label', ''))
     frame_size = clip.get('frame_size')
     size = None
@@ -152,34 +111,15 @@ def clip_from_array(sample: np.ndarray, label: str) -> Clip:
 
 def default_label_path(data_path: str) -> str:
     """``<split>_label.pkl`` beside ``<split>_data.npy`` (or ``X_label.pkl`` beside ``X.npy``)."""
-    directory, base = os.path.split(data_path)
-    stem = base[:-len('.npy')] if base.endswith('.npy') else base
-    stem = stem[:-len('_data')] if stem.endswith('_data') else stem
-    return os.path.join(directory, f'{stem}_label.pkl')
+    return companion_path(data_path, '_label.pkl')
 
 
 def load_label_pkl(path: str, expected: int | None = None) -> tuple[list[str], list[int]]:
     """``(sample_names, labels)`` from a label pickle written by kinetics_gendata."""
-    data = safe_load_pickle(path)
-    if not isinstance(data, (tuple, list)) or len(data) != 2 or len(data[0]) != len(data[1]):
-        raise ValueError(f'{path}: expected a pickle (sample_names, labels) of two equal-length lists')
-    names, labels = [str(n) for n in data[0]], [int(v) for v in data[1]]
+    names, labels = read_label_pkl(path)
     if expected is not None and len(names) != expected:
         raise ValueError(f'{path}: {len(names)} sample names but the data array holds {expected} samples')
     return names, labels
-
-
-def load_array(data_path: str) -> np.ndarray:
-    """Memory-map an (N, C, T, V, M) array."""
-    if not os.path.isfile(data_path):
-        raise FileNotFoundError(f'{data_path}: no such data array')
-    try:
-        data = np.load(data_path, mmap_mode='r', allow_pickle=False)
-    except ValueError as exc:
-        raise ValueError(f'{data_path}: not a .npy array ({exc})') from None
-    if data.ndim != 5:
-        raise ValueError(f'{data_path}: expected an (N, C, T, V, M) array, got shape {data.shape}')
-    return data
 
 
 def sample_index(names: Sequence[str], sample: str, label_path: str) -> int:
@@ -192,7 +132,7 @@ def sample_index(names: Sequence[str], sample: str, label_path: str) -> int:
 def load_npy_sample(data_path: str, index: int | None = None, sample: str | None = None,
                     label_path: str | None = None) -> Clip:
     """One sample of an (N, C, T, V, M) array, chosen by ``index`` or by ``sample`` name (needs the label pkl)."""
-    data = load_array(data_path)
+    data = open_data(data_path)
     label_path = label_path or default_label_path(data_path)
     names, labels = (load_label_pkl(label_path, len(data)) if os.path.isfile(label_path) else (None, None))
     if sample is not None:
@@ -286,23 +226,6 @@ def render_frames(clip: Clip, edges: Sequence[tuple[int, int]] = (), size: int =
     return frames
 
 
-@contextlib.contextmanager
-def _atomic_path(path: str) -> Iterator[str]:
-    """A temporary path beside ``path`` (same extension) that is renamed over ``path`` on success."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=os.path.splitext(path)[1],
-                               dir=directory)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def output_format(path: str) -> str:
     """'gif' or 'mp4' from the extension of ``path``; ValueError otherwise."""
     ext = os.path.splitext(path)[1].lower().lstrip('.')
@@ -337,7 +260,7 @@ def write_animation(path: str, frames: Sequence[np.ndarray], fps: float = 15) ->
         return
     import cv2
     height, width = frames[0].shape[:2]
-    with _atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*'mp4v'), float(fps), (width, height))
         if not writer.isOpened():
             raise ValueError(f'{path}: OpenCV cannot open an mp4v video writer here; use a .gif output')
@@ -438,7 +361,7 @@ def render_top(clusters_csv: str, data_path: str | Sequence[str], out_dir: str, 
                          'label pkl per data file, or none to use the ones beside the data')
     lookup: dict[str, tuple[np.ndarray, int, int]] = {}  # sample name -> (array, row, label)
     for i, path in enumerate(data_paths):
-        array = load_array(path)
+        array = open_data(path)
         given = bool(label_paths)
         pkl = label_paths[i] if given else default_label_path(path)
         if not os.path.isfile(pkl):

@@ -1,7 +1,6 @@
 """feeder.dlc_io: every DeepLabCut / SLEAP format and quirk, by converted values or error text."""
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -250,64 +249,6 @@ def test_bodyparts_from_configs(tmp_path):
     bad.write_text('Task: x\n')
     with pytest.raises(ValueError, match=r'bad\.yaml: key "bodyparts" must be a non-empty list'):
         dlc_io.bodyparts_from_dlc_config(str(bad))
-
-
-# ------------------------------------------------------------------ normalising and clips
-def test_normalise_pcutoff_nan_and_zero_triple(tmp_path):
-    path = write_single_csv(tmp_path / 'a.csv', ['nose', 'tail'],
-                            [[72, 54, 0.9, 36, 27, 0.59], [0, 0, 0, '', '', 0.99]])
-    rec = dlc_io.read_pose_file(path)
-    pose, score = dlc_io.normalise(rec, 720, 540, pcutoff=0.6)
-    np.testing.assert_allclose(pose[0, 0, 0], [0.1, 0.1], rtol=1e-6)
-    np.testing.assert_array_equal(pose[0, 0, 1], [0, 0])          # below pcutoff
-    np.testing.assert_array_equal(pose[1, 0], np.zeros((2, 2)))   # zero triple, NaN cells
-    np.testing.assert_allclose(score[:, 0], [[0.9, 0], [0, 0]], rtol=1e-6)
-    pose, score = dlc_io.normalise(rec, 720, 540, pcutoff=0.5)
-    assert score[0, 0, 1] == pytest.approx(0.59)
-
-
-def test_normalise_clips_points_outside_the_frame(tmp_path):
-    path = write_single_csv(tmp_path / 'a.csv', ['nose'], [[800, 270, 0.9]])
-    pose, _ = dlc_io.normalise(dlc_io.read_pose_file(path), 720, 540)
-    np.testing.assert_allclose(pose[0, 0, 0], [1.0, 0.5])
-
-
-def test_clip_windows_keeps_last_partial_clip_if_half():
-    assert dlc_io.clip_windows(700, 300, 300) == [(0, 300), (300, 600)]      # 100 < 150 dropped
-    assert dlc_io.clip_windows(750, 300, 300) == [(0, 300), (300, 600), (600, 750)]
-    assert dlc_io.clip_windows(200, 300, 300) == [(0, 200)]
-    assert dlc_io.clip_windows(100, 300, 300) == []
-    assert dlc_io.clip_windows(10, 4, 2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
-    with pytest.raises(ValueError, match='clip_len and stride must be positive'):
-        dlc_io.clip_windows(10, 0, 1)
-
-
-def test_clip_json_text_matches_dict():
-    rng = np.random.default_rng(0)
-    pose = rng.uniform(0, 1, (5, 2, 3, 2)).astype(np.float32)
-    score = rng.uniform(0, 1, (5, 2, 3)).astype(np.float32)
-    score[1, 0] = 0
-    pose[1, 0] = 0
-    args = (pose, score, 'walk', 2, ['a', 'b', 'c'], (720.0, 540.0), '/x/rec.csv', 'rec',
-            ['m1', 'm2'], 100)
-    obj = dlc_io.clip_to_kinetics_json(*args)
-    assert json.loads(dlc_io.clip_to_json_text(*args)) == obj
-    assert [f['frame_index'] for f in obj['data']] == [0, 1, 2, 3, 4]
-    first = obj['data'][0]['skeleton'][1]
-    assert first['pose'] == [round(float(v), 5) for v in pose[0, 1].reshape(-1)]
-    assert obj['masked_fraction'] == pytest.approx(3 / 30)
-    assert obj['source'] == {'file': '/x/rec.csv', 'recording': 'rec', 'individual_names': ['m1', 'm2'],
-                             'start_frame': 100, 'end_frame': 104}
-    assert obj['label_index'] == 2 and obj['frame_size'] == [720.0, 540.0]
-
-
-def test_clip_names_round_trip():
-    name = dlc_io.clip_name('walk', 'rat_', 7, aug=2)
-    assert name == 'walk__rat___0007__aug2'
-    assert dlc_io.parse_clip_name(name + '.json') == {'label': 'walk', 'recording': 'rat_', 'clip': 7,
-                                                      'aug': 2}
-    with pytest.raises(ValueError, match='not allowed'):
-        dlc_io.check_label('a__b')
 
 
 def test_frame_size_sources(tmp_path, caplog):

@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from feeder import dlc_io
+from feeder import kinetics_json
 from tools import gen_trainDataset as gen
 
 
 def write_clip(folder, label, label_index, recording, clip, aug=0, empty=False):
-    name = dlc_io.clip_name(label, recording, clip, aug)
+    name = kinetics_json.clip_name(label, recording, clip, aug)
     score = [0.0, 0.0] if empty else [0.9, 0.8]
     obj = {'data': [{'frame_index': 0, 'skeleton': [{'pose': [0.1, 0.2, 0.3, 0.4], 'score': score}]}],
            'label': label, 'label_index': label_index}
@@ -43,7 +43,7 @@ def test_no_recording_in_both_splits_and_stratified(tmp_path):
     out = str(tmp_path / 'ds')
     assert gen.main(['--input', str(tmp_path / 'json'), '--output', out, '--train_ratio', '0.8']) == 0
     train, val = read_labels(out)
-    recordings = {split: {dlc_io.parse_clip_name(n)['recording'] for n in labels}
+    recordings = {split: {kinetics_json.parse_clip_name(n)['recording'] for n in labels}
                   for split, labels in (('train', train), ('val', val))}
     assert not recordings['train'] & recordings['val']
     # stratified: 1 of 5 groom recordings and 2 of 10 walk recordings in val (9 files each)
@@ -132,6 +132,6 @@ def test_bouts_of_one_recording_stay_together(tmp_path):
     split_of = {}
     for split, entries in labels.items():
         for name in entries:
-            recording = dlc_io.parse_clip_name(name)['recording']
+            recording = kinetics_json.parse_clip_name(name)['recording']
             assert split_of.setdefault(recording, split) == split
     assert sorted(set(split_of.values())) == ['train', 'val']

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import pytest
 
+from feeder import model_input
 from torchlight import safe_load_pickle
 from tools import kinetics_gendata
 
@@ -69,7 +70,28 @@ def test_gendata_writes_the_exact_arrays_and_labels(tmp_path, num_workers):
     stored = safe_load_pickle(out / 'train_label.pkl')
     assert stored == (['one.json', 'two.json'], [4, 2])
     assert all(type(label) is int for label in stored[1])
-    assert sorted(os.listdir(out)) == ['train_data.npy', 'train_label.pkl']  # no temporary files left
+    assert sorted(os.listdir(out)) == ['train_data.npy', 'train_label.pkl', 'train_meta.json']  # no temporary files
+    spec = model_input.read_meta(str(out / 'train_data.npy'))  # the clips say nothing about their preprocessing
+    assert (spec.bodyparts, spec.frame_size, spec.clip_len, spec.num_person) == (None, None, 3, 2)
+
+
+def test_the_meta_file_keeps_what_every_clip_shares(tmp_path):
+    clips = {f'c{i}': ([{'frame_index': 0, 'skeleton': [_sk(0.5, 0.5, 1.0)]}], 0, True) for i in range(3)}
+    folder, label_path = _split(str(tmp_path), 'train', clips)
+    for i, size in enumerate(([640, 480], [640, 480], [800, 600])):
+        path = os.path.join(folder, f'c{i}.json')
+        with open(path) as handle:
+            clip = json.load(handle)
+        clip.update(bodyparts=['a', 'b'], frame_size=size, input={'pcutoff': 0.4, 'max_gap': 3, 'fps': 25.0,
+                                                                  'single': 'attach'})
+        with open(path, 'w') as handle:
+            json.dump(clip, handle)
+    kinetics_gendata.gendata(folder, label_path, str(tmp_path / 'train_data.npy'), str(tmp_path / 'l.pkl'),
+                             max_frame=1, num_person_out=1, num_workers=1, class_names=['x'])
+    spec = model_input.read_meta(str(tmp_path / 'train_data.npy'))
+    assert spec.bodyparts == ['a', 'b'] and (spec.pcutoff, spec.max_gap, spec.fps) == (0.4, 3, 25.0)
+    assert spec.frame_size is None  # it varies between recordings
+    assert spec.class_names == ['x'] and (spec.clip_len, spec.num_person) == (1, 1)
 
 
 def test_gendata_one_person_out(tmp_path):
