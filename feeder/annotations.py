@@ -49,7 +49,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from feeder import dlc_io
+from feeder import dlc_io, kinetics_json
 
 logger = logging.getLogger(__name__)
 
@@ -848,7 +848,7 @@ def _read_frame_bouts(path: str, rows: list[tuple[int, list[str]]], base_dir: st
         if start < 0 or end < start:
             raise ValueError(f'{path}: line {line}: need 0 <= start_frame <= end_frame, got '
                              f'{start}, {end}')
-        label = dlc_io.check_label(row['label'], f'{path} line {line}')
+        label = kinetics_json.check_label(row['label'], f'{path} line {line}')
         if 'file' in row:
             file = row['file']
             if not file:
