@@ -881,7 +881,7 @@ def _read_seconds_bouts(path: str, rows: list[tuple[int, list[str]]], columns: d
         if rater is None:
             if len(raters) > 1:
                 raise ValueError(f'{path}: {len(raters)} raters in column {rater_name!r}: '
-                                 f'{", ".join(sorted(raters))}; choose one with rater=')
+                                 f'{", ".join(sorted(raters))}; choose one with --rater')
             chosen = raters[0] if raters else None
         elif rater not in raters:
             raise ValueError(f'{path}: no rater {rater!r} in column {rater_name!r}; it lists '
@@ -1056,6 +1056,24 @@ def frame_labels(annotation: Annotation, num_frames: int, classes: Sequence[str]
               'unknown_labels': {name: int(mask.sum()) for name, mask in unknown.items()},
               'background_frames': background_frames}
     return labels, report
+
+
+def describe_report(report: dict[str, Any]) -> str:
+    """The notable counts of a :func:`frame_labels` report as one phrase ('' when there is nothing to say):
+    frames clipped past the end, bouts dropped, overlaps resolved by priority, labels left out."""
+    parts = []
+    if report.get('clipped_frames'):
+        parts.append(f'{report["clipped_frames"]} labelled frame(s) past the last frame clipped')
+    if report.get('dropped_bouts'):
+        parts.append(f'{report["dropped_bouts"]} bout(s) starting after the last frame dropped')
+    if report.get('overlap_frames'):
+        parts.append(f'{report["overlap_frames"]} frame(s) where bouts of several classes overlap given to the '
+                     'class listed first')
+    unknown = report.get('unknown_labels') or {}
+    if unknown:
+        shown = ', '.join(f'{label} ({frames} frames)' for label, frames in sorted(unknown.items()))
+        parts.append(f'labels not among the classes left out: {shown}')
+    return '; '.join(parts)
 
 
 def check_bouts(annotation: Annotation, num_frames: int) -> list[str]:

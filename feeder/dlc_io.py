@@ -30,7 +30,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -380,12 +380,20 @@ def bodyparts_from_dlc_config(path: str | os.PathLike, include_unique: bool = Tr
     return read_dlc_config(path, include_unique)[0]
 
 
-def select_bodyparts(rec: PoseRecording, names: Sequence[str] | None) -> PoseRecording:
-    """Return ``rec`` with its bodyparts reordered (and subset) to ``names``.
+def select_bodyparts(rec: PoseRecording, names: Sequence[str] | None,
+                     rename: Mapping[str, str] | None = None) -> PoseRecording:
+    """Return ``rec`` with its bodyparts renamed (``rename``: file name -> name, for files of projects that named
+    the same point differently), then reordered (and subset) to ``names``.
 
     ``None`` keeps the file's own order. A name missing from the file is a ValueError naming the
     file, the bodypart and those the file has.
     """
+    if rename:
+        renamed = [rename.get(bp, bp) for bp in rec.bodyparts]
+        if len(set(renamed)) != len(renamed):
+            raise ValueError(f'{rec.source}: renaming the bodyparts gives one name twice: {", ".join(renamed)}')
+        rec = PoseRecording(bodyparts=renamed, individuals=list(rec.individuals), xy=rec.xy, score=rec.score,
+                            source=rec.source, fmt=rec.fmt, extra=dict(rec.extra))
     if names is None:
         return rec
     names = [str(n) for n in names]
@@ -401,6 +409,17 @@ def select_bodyparts(rec: PoseRecording, names: Sequence[str] | None) -> PoseRec
     return PoseRecording(bodyparts=names, individuals=list(rec.individuals),
                          xy=rec.xy[:, :, order], score=rec.score[:, :, order], source=rec.source,
                          fmt=rec.fmt, extra=dict(rec.extra))
+
+
+def parse_rename(items: Sequence[str] | None) -> dict[str, str]:
+    """``['Left Ear=l_ear', ...]`` (command-line ``OLD=NEW`` pairs) as a mapping; a ValueError names a bad item."""
+    mapping: dict[str, str] = {}
+    for item in items or ():
+        old, sep, new = str(item).partition('=')
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f'--rename {item!r}: expected OLD=NEW (a bodypart name in the file = the name to use)')
+        mapping[old.strip()] = new.strip()
+    return mapping
 
 
 # ------------------------------------------------------------------ frame size

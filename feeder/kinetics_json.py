@@ -331,23 +331,27 @@ def read_labelled_clip(item: tuple[str, int], max_frame: int, num_person_in: int
 
 
 # ---------------------------------------------------------------- clips: cutting and writing
-def clip_windows(num_frames: int, clip_len: int, stride: int) -> list[tuple[int, int]]:
+def clip_windows(num_frames: int, clip_len: int, stride: int, min_len: int = 1) -> list[tuple[int, int]]:
     """(start, end) frame windows, end exclusive: every ``stride`` frames a ``clip_len`` clip.
 
     After the last full clip, the next (partial) window is kept if it holds at least half a clip.
-    A recording shorter than a clip gives one window if it holds at least half a clip.
+    A recording (or bout) shorter than a clip gives one window of all its frames if it holds at least
+    ``min_len`` frames (``kinetics_gendata`` pads it to the clip length, as the original did for short
+    Kinetics clips).
     """
     if clip_len <= 0 or stride <= 0:
         raise ValueError(f'clip_len and stride must be positive frames, got {clip_len} and {stride}')
+    if num_frames < clip_len:
+        return [(0, num_frames)] if num_frames >= max(1, min_len) else []
     windows = []
     start = 0
     while start + clip_len <= num_frames:
         windows.append((start, start + clip_len))
         start += stride
-    if start < num_frames and num_frames - start >= clip_len / 2:
-        if not windows or num_frames > windows[-1][1]:
-            windows.append((start, num_frames))
+    if start < num_frames and num_frames - start >= clip_len / 2 and num_frames > windows[-1][1]:
+        windows.append((start, num_frames))
     return windows
+
 
 def _clip_meta(label: str, label_index: int, bodyparts: Sequence[str],
                frame_size_wh: tuple[float, float], source_file: str, recording: str,

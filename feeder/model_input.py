@@ -88,6 +88,48 @@ def fill_gaps(xy: np.ndarray, score: np.ndarray, pcutoff: float, max_gap: int
     return xy, score
 
 
+def resample_positions(num_frames: int, fps_in: float, fps_out: float) -> np.ndarray:
+    """Positions (in input frames, float64) of the frames of a recording resampled from ``fps_in`` to ``fps_out``:
+    output frame k shows time k / fps_out, i.e. input position k * fps_in / fps_out, up to the last input frame."""
+    if fps_in <= 0 or fps_out <= 0:
+        raise ValueError(f'frame rates must be positive, got {fps_in} and {fps_out}')
+    count = int(np.floor((num_frames - 1) * fps_out / fps_in + 1e-9)) + 1 if num_frames else 0
+    return np.arange(count) * (fps_in / fps_out)
+
+
+def resample(xy: np.ndarray, score: np.ndarray, fps_in: float, fps_out: float, pcutoff: float = 0.6
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Poses at another frame rate: (T', I, V, 2) pixels and (T', I, V) scores at ``fps_out``.
+
+    Linear interpolation between the two input frames around each output time where the point is visible in
+    both; where it is visible in one only, that frame's value when it is the nearer one; otherwise masked (NaN,
+    score 0). Equal rates return the inputs unchanged.
+    """
+    if fps_in == fps_out:
+        return xy, score
+    position = resample_positions(len(xy), fps_in, fps_out)                      # (T',)
+    left = np.minimum(np.floor(position).astype(np.intp), len(xy) - 1)           # (T',)
+    right = np.minimum(left + 1, len(xy) - 1)
+    weight = (position - left)[:, None, None]                                    # (T', 1, 1)
+    visible = ~masked_points(xy, score, pcutoff)                                 # (T, I, V)
+    nearest = np.where(weight[:, 0, 0] < 0.5, left, right)                       # (T',)
+    both = visible[left] & visible[right]                                        # (T', I, V)
+    keep = both | visible[nearest]
+    out_xy = np.where(both[..., None], xy[left] + weight[..., None] * (xy[right] - xy[left]), xy[nearest])
+    out_score = np.where(both, score[left] + weight * (score[right] - score[left]), score[nearest])
+    out_xy = np.where(keep[..., None], out_xy, np.nan).astype(np.float32)       # (T', I, V, 2)
+    out_score = np.where(keep, out_score, 0.0).astype(np.float32)               # (T', I, V)
+    return out_xy, out_score
+
+
+def resample_labels(labels: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Per-frame labels (T,) at ``fps_out``: each output frame takes the label of the nearest input frame."""
+    if fps_in == fps_out:
+        return labels
+    position = resample_positions(len(labels), fps_in, fps_out)
+    return labels[np.minimum(np.rint(position).astype(np.intp), len(labels) - 1)]
+
+
 def normalise_xy(xy: np.ndarray, score: np.ndarray, width: float, height: float,
                  pcutoff: float = 0.6, source: str = '', warn_outside: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +181,14 @@ class PreparedPose:
 
 
 def prepare_pose(xy: np.ndarray, score: np.ndarray, width: float, height: float, pcutoff: float = 0.6,
-                 max_gap: int = DEFAULT_MAX_GAP, source: str = '') -> PreparedPose:
-    """Steps 2-3 for a recording's pixel arrays (see :class:`PreparedPose`)."""
+                 max_gap: int = DEFAULT_MAX_GAP, source: str = '', fps: float | None = None,
+                 target_fps: float | None = None) -> PreparedPose:
+    """Steps 2-3 for a recording's pixel arrays (see :class:`PreparedPose`); with ``fps`` and a different
+    ``target_fps``, the gap-filled poses are resampled (:func:`resample`) before normalising."""
     masked_before = float(masked_points(xy, score, pcutoff).mean()) if score.size else 0.0
     xy, xy_score = fill_gaps(xy, score, pcutoff, max_gap)
+    if target_fps is not None and fps is not None:
+        xy, xy_score = resample(xy, xy_score, fps, target_fps, pcutoff)
     pose, norm_score = normalise_xy(xy, xy_score, width, height, pcutoff, source=source)
     masked_after = float(np.mean(norm_score <= 0)) if norm_score.size else 0.0
     return PreparedPose(pose, norm_score, xy, xy_score, masked_before, masked_after)
@@ -150,12 +196,25 @@ def prepare_pose(xy: np.ndarray, score: np.ndarray, width: float, height: float,
 
 @dataclasses.dataclass
 class Recording:
-    """A pose file after steps 1-3: the file as read (``rec``, bodyparts selected), its prepared poses, and the
-    frame size it was divided by with where that came from ('given', 'video <path>' or 'coordinate range')."""
+    """A pose file after steps 1-3: the file as read (``rec``, bodyparts selected), its prepared poses, the
+    frame size it was divided by with where that came from ('given', 'video <path>' or 'coordinate range'), the
+    file's frame rate ``source_fps`` and the rate of the prepared poses ``fps`` (None when unknown), which differ
+    when the poses were resampled."""
     rec: PoseRecording
     prepared: PreparedPose
     frame_size: tuple[float, float]
     frame_size_origin: str
+    source_fps: float | None = None
+    fps: float | None = None
+
+    @property
+    def resampled(self) -> bool:
+        return self.fps is not None and self.source_fps is not None and self.fps != self.source_fps
+
+    def source_positions(self) -> np.ndarray:
+        """For every frame of the file, its position (float) in the prepared frames (to map results back)."""
+        scale = self.fps / self.source_fps if self.resampled else 1.0
+        return np.arange(self.rec.num_frames) * scale
 
     def model_array(self) -> np.ndarray:
         """Steps 4-5 of the whole recording: (3, T, V, I) float32."""
@@ -164,15 +223,19 @@ class Recording:
 
 def load_recording(path: str, bodyparts: Sequence[str] | None = None, single: str = 'attach',
                    pcutoff: float = 0.6, max_gap: int = DEFAULT_MAX_GAP, width: float | None = None,
-                   height: float | None = None, video_dir: str | None = None, video: str | None = None
-                   ) -> Recording:
+                   height: float | None = None, video_dir: str | None = None, video: str | None = None,
+                   fps: float | None = None, target_fps: float | None = None,
+                   rename: Mapping[str, str] | None = None) -> Recording:
     """Steps 1-3 for a pose file (what csv2json and ``main.py demo`` both do). The frame size: ``width`` and
     ``height``, else ``video``, else the video of the same name in ``video_dir``, else the coordinate range
-    (with a warning)."""
-    rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(path, single=single), bodyparts)
+    (with a warning). ``fps``: the file's frame rate when known; with ``target_fps`` too, the poses are resampled
+    to that rate (a ValueError when ``fps`` is unknown)."""
+    rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(path, single=single), bodyparts, rename)
     w, h, origin = dlc_io.frame_size(rec, width, height, video_dir, video)
-    prepared = prepare_pose(rec.xy, rec.score, w, h, pcutoff, max_gap, rec.source)
-    return Recording(rec, prepared, (w, h), origin)
+    if target_fps is not None and fps is None:
+        raise ValueError(f'{path}: resampling to {target_fps:g} fps needs the recording\'s frame rate (give --fps)')
+    prepared = prepare_pose(rec.xy, rec.score, w, h, pcutoff, max_gap, rec.source, fps, target_fps)
+    return Recording(rec, prepared, (w, h), origin, source_fps=fps, fps=target_fps if target_fps else fps)
 
 
 # ------------------------------------------------------------------ steps 4-5: frame-relative -> model array
@@ -209,6 +272,7 @@ class InputSpec:
 
     Attributes:
         bodyparts: node order (V names), or None when the data did not say (the published Kinetics clips).
+        rename: bodypart names of the pose files -> the names used (``csv2json --rename``).
         pcutoff, max_gap: steps 2-3.
         frame_size: [width, height] in pixels that every recording was divided by, or None when it varied (read
             per recording from a video or the coordinate range).
@@ -220,6 +284,7 @@ class InputSpec:
         class_names: one name per class, in label order, or None.
     """
     bodyparts: list[str] | None = None
+    rename: dict[str, str] = dataclasses.field(default_factory=dict)
     pcutoff: float = 0.6
     max_gap: int = DEFAULT_MAX_GAP
     frame_size: list[float] | None = None

@@ -3,8 +3,12 @@
 Inputs (one of):
     --input csv_data/                  class folders: csv_data/<class>/*.csv|*.h5
     --input a.csv b.h5 dir/ --label L  every file (and every pose file in a folder) labelled L
-    --annotations bouts.csv            labelled bouts (file,start_frame,end_frame,label) cut out of
-                                       long recordings; --background L keeps the frames outside bouts
+    --input recordings/ --annotations labels/
+                                       the labels a lab already has (BORIS, Caltech Behavior Annotator,
+                                       SimBA targets, per-frame CSVs, bouts in seconds or frames; the
+                                       format is read from each file's content, see feeder/annotations.py),
+                                       matched to the recordings by name; the labelled bouts are cut into
+                                       clips; --background L keeps the frames outside every bout as L
 
 Output: one ``<class>__<recording>__<clip>[__aug<k>].json`` per clip and ``classes.txt`` in
 --output. A file that cannot be converted is listed with the reason at the end and the exit
@@ -24,14 +28,15 @@ import zlib  # noqa: E402
 import contextlib  # noqa: E402
 from collections import deque  # noqa: E402
 from concurrent.futures import Future, ThreadPoolExecutor, wait  # noqa: E402
+import dataclasses  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Sequence  # noqa: E402
 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from feeder import dlc_io, kinetics_json, model_input  # noqa: E402
-from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
+from feeder import annotations, dlc_io, kinetics_json, model_input  # noqa: E402
+from torchlight import HelpFormatter, atomic_write, closest, run_cli  # noqa: E402
 
 logger = logging.getLogger('csv2json')
 
@@ -54,13 +59,18 @@ class ConvertOptions:
     augment: int = 0
     seed: int = 0
     bodyparts: list[str] | None = None
+    rename: dict[str, str] = field(default_factory=dict)
     single: str = 'attach'
     max_gap: int = model_input.DEFAULT_MAX_GAP
     fps: float | None = None
+    target_fps: float | None = None
+    min_len: int = 1
+    background: str | None = None
 
-    def input_options(self) -> dict:
+    def input_options(self, fps: float | None) -> dict:
         """The preprocessing options every clip records (its ``input`` entry)."""
-        return {'pcutoff': self.pcutoff, 'max_gap': self.max_gap, 'fps': self.fps, 'single': self.single}
+        return {'pcutoff': self.pcutoff, 'max_gap': self.max_gap, 'fps': fps, 'single': self.single,
+                'rename': dict(self.rename)}
 
     def validate(self) -> None:
         if self.clip_len <= 0:
@@ -73,8 +83,11 @@ class ConvertOptions:
             raise ValueError(f'--augment must be 0 or more copies, got {self.augment}')
         if self.max_gap < 0:
             raise ValueError(f'--max_gap must be 0 or more frames, got {self.max_gap}')
-        if self.fps is not None and self.fps <= 0:
-            raise ValueError(f'--fps must be positive, got {self.fps}')
+        for name in ('fps', 'target_fps'):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f'--{name} must be positive, got {getattr(self, name)}')
+        if self.min_len < 1:
+            raise ValueError(f'--min_len must be at least 1 frame, got {self.min_len}')
         if self.single not in dlc_io.SINGLE_MODES:
             raise ValueError(f'--single {self.single!r}: choose {" or ".join(dlc_io.SINGLE_MODES)}')
         if (self.width is None) != (self.height is None):
@@ -87,14 +100,15 @@ class ConvertOptions:
 
 @dataclass
 class Job:
-    """One input file and what to cut out of it.
-
-    ``segments`` lists (start_frame, end_frame inclusive, label); ``None`` means the whole
-    recording with ``label``.
-    """
+    """One input file and what to cut out of it: the whole recording as ``label``, or the bouts of
+    its ``annotation`` (with ``ConvertOptions.background`` for the frames outside them)."""
     path: str
     label: str | None = None
-    segments: list[tuple[int, int, str]] | None = None
+    annotation: annotations.Annotation | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.label] if self.annotation is None else self.annotation.labels
 
 
 @dataclass
@@ -108,16 +122,21 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------ one file
-def _segments_for(job: Job, num_frames: int) -> list[tuple[int, int, str]]:
-    if job.segments is None:
-        return [(0, num_frames - 1, job.label)]
-    for start, end, label in job.segments:
-        if end >= num_frames:
-            raise ValueError(f'{job.path}: bout {start}-{end} ({label}) ends after the recording\'s '
-                             f'last frame {num_frames - 1}')
-    if job.label is not None:           # --background: the frames outside every bout
-        return add_background(job, num_frames, job.label)
-    return sorted(job.segments)
+def _segments_for(job: Job, recording: model_input.Recording, classes: Sequence[str], background: str | None
+                  ) -> list[tuple[int, int, str]]:
+    """(first frame, last frame, class) runs to cut from the prepared frames: the whole recording, or the
+    annotation's bouts as per-frame labels (overlaps resolved in ``classes`` order, labels not in ``classes``
+    left out, the frames outside every bout as ``background``; resampled with the poses), with one log line of
+    what was clipped or left out."""
+    if job.annotation is None:
+        return [(0, len(recording.prepared.pose) - 1, job.label)]
+    labels, report = annotations.frame_labels(job.annotation, recording.rec.num_frames, classes, background)
+    notes = annotations.describe_report(report)
+    if notes:
+        logger.warning('%s (labels %s): %s', job.path, job.annotation.source, notes)
+    if recording.resampled:
+        labels = model_input.resample_labels(labels, recording.source_fps, recording.fps)
+    return [(bout.start, bout.end, bout.label) for bout in annotations.bouts_from_frames(labels, classes)]
 
 
 def _augment_xy(xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -145,29 +164,32 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
     if writer is None:
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as own:
             return convert_file(job, class_index, opts, own)
+    fps = opts.fps if opts.fps is not None else (job.annotation.fps if job.annotation is not None else None)
     recording = model_input.load_recording(job.path, opts.bodyparts, opts.single, opts.pcutoff, opts.max_gap,
-                                           opts.width, opts.height, opts.video_dir)
+                                           opts.width, opts.height, opts.video_dir, fps=fps,
+                                           target_fps=opts.target_fps, rename=opts.rename)
     rec, prepared = recording.rec, recording.prepared
     (width, height), origin = recording.frame_size, recording.frame_size_origin
     pose, score = prepared.pose, prepared.score                                  # (T, I, V, 2), (T, I, V)
-    segments = _segments_for(job, rec.num_frames)
+    segments = _segments_for(job, recording, list(class_index), opts.background)
 
     plan: list[tuple[str, int, int, int]] = []        # (label, clip index, start, end exclusive)
     counters: dict[str, int] = {}
     for seg_start, seg_end, label in segments:
-        windows = kinetics_json.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride)
+        windows = kinetics_json.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride, opts.min_len)
         if not windows:
-            logger.warning('%s: frames %d-%d (%s) are fewer than half a clip (--clip_len %d); skipped',
-                           job.path, seg_start, seg_end, label, opts.clip_len)
+            logger.info('%s: frames %d-%d (%s) are fewer than --min_len %d; skipped',
+                        job.path, seg_start, seg_end, label, opts.min_len)
         for start, end in windows:
             index = counters.get(label, 0)
             counters[label] = index + 1
             plan.append((label, index, seg_start + start, seg_start + end))
     if not plan:
-        what = (f'the recording has {rec.num_frames} frames' if job.segments is None
-                else f'its {len(segments)} bout(s) are all')
-        raise ValueError(f'{job.path}: no clip to write: {what} shorter than half a clip '
-                         f'({opts.clip_len / 2:g} frames at --clip_len {opts.clip_len}); lower --clip_len')
+        what = (f'the recording has {rec.num_frames} frames' if job.annotation is None
+                else f'its {len(segments)} labelled bout(s) of the classes {", ".join(class_index)} are all')
+        raise ValueError(f'{job.path}: no clip to write: {what} shorter than --min_len {opts.min_len} '
+                         'frames' if segments else f'{job.path}: no clip to write: no frame has a label of the '
+                         f'classes {", ".join(class_index)}')
 
     os.makedirs(opts.output, exist_ok=True)
     width_digits = max(4, len(str(max(counters.values()) - 1)))
@@ -195,7 +217,7 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
             common = dict(label=label, label_index=class_index[label], bodyparts=rec.bodyparts,
                           frame_size_wh=(width, height), source_file=source_file,
                           recording=rec.name, individual_names=rec.individuals, start_frame=start,
-                          input_options=opts.input_options())
+                          input_options=opts.input_options(recording.fps))
             text = kinetics_json.clip_to_json_text(pose[start:end], score[start:end], **common)
             write(os.path.join(opts.output, base + '.json'), text)
             if opts.augment:
@@ -240,8 +262,7 @@ def convert_batch(jobs: Sequence[Job], class_index: dict[str, int], opts: Conver
 def _convert_one(job: Job, class_index: dict[str, int], opts: ConvertOptions,
                  writer: ThreadPoolExecutor, seen: dict[tuple[str, str], str],
                  result: BatchResult) -> None:
-    labels = sorted({job.label} if job.segments is None
-                    else {s[2] for s in job.segments} | ({job.label} if job.label else set()))
+    labels = sorted(set(job.labels) | ({opts.background} if opts.background and job.annotation else set()))
     recording = os.path.splitext(os.path.basename(job.path))[0]
     clash = [seen[(label, recording)] for label in labels if (label, recording) in seen]
     if clash:
@@ -306,73 +327,96 @@ def jobs_from_label(inputs: Sequence[str], label: str) -> list[Job]:
     return jobs
 
 
-def read_annotations(path: str, base_dir: str | None = None,
-                     background: str | None = None) -> list[Job]:
-    """Jobs from a bouts CSV with columns ``file,start_frame,end_frame,label``.
+def pose_files_of(inputs: Sequence[str]) -> list[str]:
+    """The pose files named in ``inputs`` and those in its folders (not recursive)."""
+    files: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            files.extend(_pose_files(item))
+        elif not os.path.exists(item):
+            raise FileNotFoundError(f'{item}: no such pose file or folder (--input)')
+        else:
+            files.append(item)
+    return files
 
-    Frames are numbered from 0 (the rows of the pose file); ``end_frame`` is inclusive. ``file``
-    is taken relative to ``base_dir`` (default: the CSV's folder) unless absolute. With
-    ``background``, the frames of each file outside every bout become bouts of that label
-    (their extent is only known once the file is read, so they are added in :func:`convert_file`).
+
+def annotation_files_of(paths: Sequence[str]) -> list[str]:
+    """The files named in ``paths`` and those in its folders (hidden files skipped)."""
+    files: list[str] = []
+    for item in paths:
+        if os.path.isdir(item):
+            files.extend(sorted(os.path.join(item, f) for f in os.listdir(item)
+                                if not f.startswith('.') and os.path.isfile(os.path.join(item, f))))
+        elif not os.path.exists(item):
+            raise FileNotFoundError(f'{item}: no such annotations file or folder (--annotations)')
+        else:
+            files.append(item)
+    if not files:
+        raise ValueError(f'{", ".join(paths)}: no annotation files')
+    return files
+
+
+def jobs_from_annotations(paths: Sequence[str], inputs: Sequence[str] = (), fps: float | None = None,
+                          stream: str | None = None, rater: str | None = None
+                          ) -> tuple[list[Job], list[str]]:
+    """Jobs for annotated recordings, and the problems found matching them (one line each).
+
+    ``paths``: annotation files or folders of them (the format of each is read from its content).
+    Annotations that name their pose file (csv2json's bouts CSV; a ``DLCFile`` column) are paired with
+    it; the others are matched by name to the pose files of ``inputs`` (see
+    :func:`feeder.annotations.match_annotations`). Files that are not annotations are refused with a
+    ValueError naming them; ``inputs`` may then hold the pose files too.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such annotations file')
-    base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
-    required = ['file', 'start_frame', 'end_frame', 'label']
-    bouts: dict[str, list[tuple[int, int, str]]] = {}
-    with open(path, 'r', encoding='utf-8-sig', newline='') as handle:
-        reader = csv.DictReader(handle)
-        fields = [f.strip() for f in (reader.fieldnames or [])]
-        missing = [c for c in required if c not in fields]
-        if missing:
-            raise ValueError(f'{path}: missing column(s) {", ".join(missing)}; the header must be '
-                             f'{",".join(required)} (found {",".join(fields) or "nothing"})')
-        for line, row in enumerate(reader, start=2):
-            row = {(k or '').strip(): (v or '').strip() for k, v in row.items()}
-            try:
-                start, end = int(row['start_frame']), int(row['end_frame'])
-            except ValueError:
-                raise ValueError(f'{path}: line {line}: start_frame/end_frame must be whole frame '
-                                 f'numbers, got {row["start_frame"]!r}, {row["end_frame"]!r}') from None
-            if start < 0 or end < start:
-                raise ValueError(f'{path}: line {line}: need 0 <= start_frame <= end_frame, got '
-                                 f'{start}, {end}')
-            label = kinetics_json.check_label(row['label'], f'{path} line {line}')
-            file = row['file']
-            if not file:
-                raise ValueError(f'{path}: line {line}: empty "file" cell')
-            full = file if os.path.isabs(file) else os.path.join(base_dir, file)
-            bouts.setdefault(os.path.normpath(full), []).append((start, end, label))
-    if not bouts:
-        raise ValueError(f'{path}: lists no bouts')
-    return [Job(path=f, segments=segs, label=background) for f, segs in bouts.items()]
+    read: list[annotations.Annotation] = []
+    files = annotation_files_of(paths)
+    for path in files:
+        read.extend(annotations.read_annotations(path, fps=fps, stream=stream, rater=rater))
+    jobs = [Job(path=os.path.normpath(ann.pose_file), annotation=ann) for ann in read
+            if ann.pose_file is not None and os.path.isfile(ann.pose_file)]
+    by_name = [ann for ann in read if ann.pose_file is None or not os.path.isfile(ann.pose_file)]
+    problems: list[str] = []
+    if by_name:
+        if not inputs:
+            missing = [ann.pose_file or ann.source for ann in by_name]
+            raise FileNotFoundError(f'{missing[0]}: no such pose file; give the recordings with --input')
+        annotation_files = {os.path.abspath(path) for path in files}
+        candidates = [path for path in pose_files_of(inputs) if os.path.abspath(path) not in annotation_files
+                      and os.path.normpath(path) not in {job.path for job in jobs}]
+        pairs, problems = annotations.match_annotations(candidates, by_name)
+        jobs.extend(Job(path=path, annotation=ann) for path, ann in pairs)
+    if not jobs:
+        raise ValueError('no recording has annotations: ' + ('; '.join(problems) or 'nothing matched'))
+    return jobs, problems
 
 
-def add_background(job: Job, num_frames: int, label: str) -> list[tuple[int, int, str]]:
-    """The job's bouts plus ``label`` bouts for every run of frames outside all bouts."""
-    covered = np.zeros(num_frames + 1, dtype=bool)
-    for start, end, _ in job.segments:
-        covered[start:min(end, num_frames - 1) + 1] = True
-    covered[num_frames] = True
-    segments = list(job.segments)
-    change = np.flatnonzero(np.diff(np.concatenate([[True], covered]).astype(np.int8)))
-    # change marks frames where coverage flips: pairs (start of gap, start of next covered run)
-    for gap_start, gap_end in zip(change[::2], change[1::2]):
-        segments.append((int(gap_start), int(gap_end) - 1, label))
-    return sorted(segments)
+def resolve_classes(labels: Sequence[str], classes: Sequence[str] | None, output: str,
+                    annotated: bool = False) -> list[str]:
+    """Class order (label_index): ``classes`` (names, or one classes.txt file); else the output's
+    existing classes.txt with new classes appended; else the sorted class names.
 
-
-def resolve_classes(labels: Sequence[str], classes_file: str | None, output: str) -> list[str]:
-    """Class order (label_index): ``classes_file``; else the output's existing classes.txt with
-    new classes appended; else the sorted class names."""
+    Whole-file labels must be classes; annotation labels not among the classes are left out (and
+    reported per recording), a name close to a class is a ValueError (a likely typo).
+    """
     labels = sorted(set(labels))
-    if classes_file:
-        classes = kinetics_json.read_classes(classes_file)
+    if classes:
+        origin = '--classes'
+        if len(classes) == 1 and os.path.isfile(classes[0]):
+            origin = classes[0]
+            classes = kinetics_json.read_classes(classes[0])
+        else:
+            classes = [kinetics_json.check_label(c, '--classes') for c in classes]
         unknown = [l for l in labels if l not in classes]
-        if unknown:
-            raise ValueError(f'{classes_file}: does not list class(es) {", ".join(unknown)} '
+        if unknown and not annotated:
+            raise ValueError(f'{origin}: does not list class(es) {", ".join(unknown)} '
                              f'(it lists {", ".join(classes)})')
-        return classes
+        for label in unknown:
+            hint = closest(label, classes)
+            if hint:
+                raise ValueError(f'the annotations label {label!r}, which is not in {origin}{hint}; '
+                                 f'the classes are {", ".join(classes)}')
+        if unknown:
+            logger.info('annotation labels not in %s are left out: %s', origin, ', '.join(unknown))
+        return list(classes)
     existing = os.path.join(output, 'classes.txt')
     if os.path.isfile(existing):
         classes = kinetics_json.read_classes(existing)
@@ -393,16 +437,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         formatter_class=HelpFormatter)
     src = parser.add_argument_group('input')
     src.add_argument('--input', nargs='+', metavar='PATH',
-                     help='a folder of class subfolders (<input>/<class>/*.csv|*.h5); with --label, '
-                          'pose files or folders of them; with --annotations, the folder the bout '
-                          'file names are relative to (default: the annotations file\'s folder)')
+                     help='a folder of class subfolders (<input>/<class>/*.csv|*.h5); with --label or '
+                          '--annotations, pose files or folders of them')
     src.add_argument('--label', metavar='NAME', help='class name for every --input file')
-    src.add_argument('--annotations', metavar='CSV',
-                     help='bouts to cut out: a CSV with columns file,start_frame,end_frame,label '
-                          '(frames from 0, end inclusive)')
+    src.add_argument('--annotations', nargs='+', metavar='PATH',
+                     help='annotation files, or folders of them, matched to the --input recordings by name '
+                          '(the video name, a DLC output\'s <video>DLC_... prefix, BORIS\'s media file; a '
+                          'suffix such as _labels may follow; one recording with one file pairs directly). '
+                          'Formats, read from the content: BORIS tabular events and aggregated exports, '
+                          'Caltech Behavior Annotator .txt, SimBA 0/1 target columns, per-frame CSVs '
+                          '(frame,label or frame,<behaviour> 0/1), bouts in seconds (start_s,end_s,label; '
+                          'from,to,type), bouts in frames (file,start_frame,end_frame,label: frames from 0, '
+                          'end inclusive, files relative to the CSV\'s folder)')
     src.add_argument('--background', metavar='LABEL',
                      help='with --annotations: also convert the frames outside every bout, as LABEL '
                           '(default: skip them)')
+    src.add_argument('--stream', metavar='NAME',
+                     help='Caltech annotator files: the stream to use (S1, S2, ...; default the first)')
+    src.add_argument('--rater', metavar='NAME',
+                     help='bouts with a rater column (e.g. Experimenter): whose bouts to use (needed when '
+                          'there are several)')
     parser.add_argument('--output', required=True, metavar='DIR', help='folder for the JSON clips and classes.txt')
     size = parser.add_argument_group('frame size (coordinates are divided by it)')
     size.add_argument('--width', type=float, help='frame width in pixels (with --height)')
@@ -417,24 +471,40 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='fill gaps of masked points up to this many frames by linear interpolation, per '
                              'individual and bodypart (0: off); longer gaps stay masked')
     parser.add_argument('--fps', type=float, default=None,
-                        help='frame rate of the recordings (frames per second), stored in every clip')
-    parser.add_argument('--clip_len', type=int, default=300, help='frames per clip')
-    parser.add_argument('--stride', type=int, default=300,
-                        help='frames between clip starts; the last partial clip is kept if it has '
-                             'at least clip_len/2 frames')
+                        help='frame rate of the recordings (frames per second; default: the annotation file\'s, '
+                             'as BORIS states it), stored in every clip')
+    parser.add_argument('--target_fps', type=float, default=None,
+                        help='resample every recording to this frame rate (linear interpolation of the poses, '
+                             'nearest frame for the labels) before cutting clips: for recordings made at '
+                             'different rates; needs each recording\'s rate (--fps or its annotations)')
+    parser.add_argument('--clip_len', default='300',
+                        help='frames per clip, or seconds with an s (2s; needs --fps or annotations that '
+                             'give it)')
+    parser.add_argument('--stride', default=None,
+                        help='frames (or seconds: 1s) between clip starts (default: --clip_len); the last '
+                             'partial clip is kept if it has at least clip_len/2 frames')
+    parser.add_argument('--min_len', default='1',
+                        help='frames (or seconds) a recording or bout shorter than --clip_len needs to become '
+                             'one clip (padded to clip_len later by kinetics_gendata); default 1 frame')
     parser.add_argument('--augment', type=int, default=0, metavar='N',
                         help=f'extra copies per clip, each with a random scale in {AUG_SCALE} and a '
                              f'random shift of {AUG_SHIFT_PX} pixels per axis')
     parser.add_argument('--seed', type=int, default=0, help='random seed of --augment')
+    parser.add_argument('--rename', nargs='+', metavar='OLD=NEW',
+                        help='bodypart names to change before --bodyparts applies, for files whose projects '
+                             'named the same point differently (e.g. "Left Ear=l_ear")')
     nodes = parser.add_mutually_exclusive_group()
     nodes.add_argument('--bodyparts', nargs='+', metavar='NAME',
                        help='bodyparts to keep, in graph node order (default: the file\'s order)')
     nodes.add_argument('--dlc_config', metavar='YAML',
                        help='take the bodypart order from a DeepLabCut config.yaml (bodyparts, or '
                             'multianimalbodyparts + uniquebodyparts for maDLC)')
-    parser.add_argument('--classes', metavar='TXT',
-                        help='class names one per line, in label_index order (default: the output\'s '
-                             'classes.txt extended with new names, or the sorted class names)')
+    parser.add_argument('--classes', nargs='+', metavar='NAME',
+                        help='the classes, in label_index order: names, or one classes.txt (one name per '
+                             'line). With --annotations, labels not listed are left out (their frames are '
+                             'not converted) and where bouts of two classes overlap, the class listed first '
+                             'wins. Default: the output\'s classes.txt extended with new names, or the '
+                             'sorted class names')
     parser.add_argument('--single', choices=dlc_io.SINGLE_MODES, default='attach',
                         help='maDLC "single" block of unique bodyparts: attach to every individual '
                              'or drop')
@@ -447,18 +517,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error('--label and --annotations exclude each other (bouts carry their own labels)')
     if args.background is not None and args.annotations is None:
         parser.error('--background needs --annotations')
-    if args.annotations is not None and args.input and len(args.input) > 1:
-        parser.error('with --annotations, --input is one folder (where the bout file names are)')
+    for option in ('stream', 'rater'):
+        if getattr(args, option) is not None and args.annotations is None:
+            parser.error(f'--{option} needs --annotations')
     return args
 
 
-def build_jobs(args: argparse.Namespace) -> list[Job]:
+def build_jobs(args: argparse.Namespace) -> tuple[list[Job], list[str]]:
+    """The jobs of the command line, and the problems found matching annotations to recordings."""
     if args.annotations is not None:
-        base = args.input[0] if args.input else None
-        return read_annotations(args.annotations, base, args.background)
+        return jobs_from_annotations(args.annotations, args.input or (), args.fps, args.stream, args.rater)
     if args.label is not None:
-        return jobs_from_label(args.input, args.label)
-    return jobs_from_class_folders(args.input)
+        return jobs_from_label(args.input, args.label), []
+    return jobs_from_class_folders(args.input), []
+
+
+def frames_option(text: str, fps: float | None, name: str) -> int:
+    """A --clip_len/--stride/--min_len value in frames (a number) or seconds (2s: needs ``fps``)."""
+    if fps is None and str(text).strip().lower().endswith('s'):
+        raise ValueError(f'--{name} {text}: a length in seconds needs the frame rate: give --fps (or '
+                         'annotations that state it, as BORIS exports do)')
+    return annotations.seconds_or_frames(text, fps, f'--{name}')
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -469,19 +548,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dlc_config:
         bodyparts = dlc_io.bodyparts_from_dlc_config(args.dlc_config,
                                                      include_unique=args.single == 'attach')
-    opts = ConvertOptions(output=args.output, width=args.width, height=args.height,
-                          video_dir=args.video_dir, pcutoff=args.pcutoff, clip_len=args.clip_len,
-                          stride=args.stride, augment=args.augment, seed=args.seed,
-                          bodyparts=bodyparts, single=args.single, max_gap=args.max_gap, fps=args.fps)
-    opts.validate()
     if args.background is not None:
         kinetics_json.check_label(args.background, '--background')
-    jobs = build_jobs(args)
-    labels = [l for job in jobs for l in
-              ([job.label] if job.segments is None else [s[2] for s in job.segments])]
+    opts = ConvertOptions(output=args.output, width=args.width, height=args.height,
+                          video_dir=args.video_dir, pcutoff=args.pcutoff, augment=args.augment, seed=args.seed,
+                          bodyparts=bodyparts, single=args.single, max_gap=args.max_gap, fps=args.fps,
+                          target_fps=args.target_fps, background=args.background,
+                          rename=dlc_io.parse_rename(args.rename))
+    opts.validate()  # before any file is read; the lengths follow once the frame rate is known
+    jobs, problems = build_jobs(args)
+    for problem in problems:
+        logger.warning('%s', problem)
+    fps = args.target_fps or args.fps
+    if fps is None:  # seconds need one frame rate: the annotations' when they all state the same
+        rates = {job.annotation.fps for job in jobs if job.annotation is not None}
+        fps = rates.pop() if len(rates) == 1 and None not in rates else None
+        if len(rates - {None}) > 1:
+            logger.warning('the annotations state different frame rates (%s fps): the clips mix them; give '
+                           '--target_fps to resample every recording to one rate',
+                           ', '.join(f'{r:g}' for r in sorted(rates - {None})))
+    clip_len = frames_option(args.clip_len, fps, 'clip_len')
+    opts = dataclasses.replace(
+        opts, clip_len=clip_len, min_len=frames_option(args.min_len, fps, 'min_len'),
+        stride=clip_len if args.stride is None else frames_option(args.stride, fps, 'stride'))
+    opts.validate()
+    labels = [label for job in jobs for label in job.labels]
     if args.background is not None:
         labels.append(args.background)
-    classes = resolve_classes(labels, args.classes, args.output)
+    classes = resolve_classes(labels, args.classes, args.output, annotated=args.annotations is not None)
+    if args.background is not None and args.background not in classes:
+        raise ValueError(f'--background {args.background!r} is not one of --classes {", ".join(classes)}')
     created = not os.path.isdir(args.output)
     os.makedirs(args.output, exist_ok=True)
     result = convert_batch(jobs, {c: i for i, c in enumerate(classes)}, opts)
@@ -490,15 +586,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             handle.write(''.join(c + '\n' for c in classes))
     elif created and not os.listdir(args.output):
         os.rmdir(args.output)  # nothing converted: leave nothing behind
-    print(format_summary(result, args.output))
+    print(format_summary(result, args.output, problems))
     return 0 if result.ok else 1
 
 
-def format_summary(result: BatchResult, output: str) -> str:
+def format_summary(result: BatchResult, output: str, problems: Sequence[str] = ()) -> str:
     n_json = sum(len(v) for v in result.converted.values())
     lines = [f'converted {len(result.converted)} file(s) into {n_json} JSON clip(s) in {output}']
     for path, written in result.converted.items():
         lines.append(f'  ok       {path}: {len(written)} JSON file(s)')
+    if problems:
+        lines.append(f'{len(problems)} annotation/recording name problem(s), skipped:')
+        lines.extend(f'  SKIPPED  {problem}' for problem in problems)
     if result.refused:
         lines.append(f'refused {len(result.refused)} file(s):')
         for path, reason in result.refused.items():

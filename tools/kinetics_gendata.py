@@ -83,7 +83,8 @@ def data_spec(clip_options: list[dict], max_frame: int, num_person_out: int,
         value = model_input.common_value(values)
         return default if value is None else value
     defaults = model_input.InputSpec()
-    return model_input.InputSpec(bodyparts=shared('bodyparts'), pcutoff=shared('pcutoff', defaults.pcutoff),
+    return model_input.InputSpec(bodyparts=shared('bodyparts'), rename=shared('rename', {}),
+                                 pcutoff=shared('pcutoff', defaults.pcutoff),
                                  max_gap=shared('max_gap', 0), frame_size=shared('frame_size'), fps=shared('fps'),
                                  single=shared('single', defaults.single), clip_len=max_frame,
                                  num_person=num_person_out, class_names=class_names)

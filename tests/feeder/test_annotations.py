@@ -306,7 +306,7 @@ def test_real_sturman_bouts_three_raters():
     with pytest.raises(ValueError, match=r'8_01_A_190507134142\.csv: bouts are in seconds .*give fps'):
         A.read_annotations(path, rater='Jin')
     with pytest.raises(ValueError, match=r"8_01_A_190507134142\.csv: 3 raters in column 'Experimenter': "
-                                         r'Furkan, Jin, Oliver; choose one with rater='):
+                                         r'Furkan, Jin, Oliver; choose one with --rater'):
         A.read_annotations(path, fps=25)
     with pytest.raises(ValueError, match=r"no rater 'Anna' in column 'Experimenter'; it lists Furkan, Jin, Oliver"):
         A.read_annotations(path, fps=25, rater='Anna')

@@ -11,11 +11,12 @@ from feeder import kinetics_json
 from feeder.kinetics_json import read_skeleton_json
 
 
-def test_clip_windows_keeps_last_partial_clip_if_half():
+def test_clip_windows_keeps_last_partial_clip_if_half_and_short_segments_whole():
     assert kinetics_json.clip_windows(700, 300, 300) == [(0, 300), (300, 600)]      # 100 < 150 dropped
     assert kinetics_json.clip_windows(750, 300, 300) == [(0, 300), (300, 600), (600, 750)]
     assert kinetics_json.clip_windows(200, 300, 300) == [(0, 200)]
-    assert kinetics_json.clip_windows(100, 300, 300) == []
+    assert kinetics_json.clip_windows(100, 300, 300) == [(0, 100)]   # shorter than a clip: one clip, padded later
+    assert kinetics_json.clip_windows(100, 300, 300, min_len=150) == []
     assert kinetics_json.clip_windows(10, 4, 2) == [(0, 4), (2, 6), (4, 8), (6, 10)]
     with pytest.raises(ValueError, match='clip_len and stride must be positive'):
         kinetics_json.clip_windows(10, 0, 1)

@@ -90,3 +90,37 @@ def test_spec_round_trip_and_unknown_key(tmp_path):
     assert model_input.read_meta(str(tmp_path / 'val_data.npy')) is None
     with pytest.raises(ValueError, match="bad: unknown input spec key"):
         model_input.InputSpec.from_dict({'bodyparts': None, 'colour': 1}, 'bad')
+
+
+# ------------------------------------------------------------------ frame rates
+def test_resample_interpolates_visible_points_and_keeps_masks():
+    T = 11                                                     # 10 fps, 1 s
+    xy = np.zeros((T, 1, 2, 2), np.float32)
+    xy[:, 0, 0, 0] = np.arange(T) * 10.0                       # 100 px/s
+    score = np.full((T, 1, 2), 0.9, np.float32)
+    score[4:7, 0, 1] = 0.0                                     # masked from 0.4 s to 0.6 s
+    out_xy, out_score = model_input.resample(xy, score, 10.0, 25.0)
+    assert len(out_xy) == 26                                   # 0 to 1 s at 25 fps
+    np.testing.assert_allclose(out_xy[:, 0, 0, 0], np.arange(26) * 4.0, rtol=1e-5)   # still 100 px/s
+    times = np.arange(26) / 25.0
+    masked = out_score[:, 0, 1] == 0
+    assert masked[(times > 0.36) & (times < 0.64)].all() and not masked[(times < 0.3) | (times > 0.7)].any()
+    assert np.isnan(out_xy[masked, 0, 1]).all()
+    same_xy, same_score = model_input.resample(xy, score, 30.0, 30.0)
+    assert same_xy is xy and same_score is score
+    labels = np.array([0, 0, 1, 1, 1, -1])
+    np.testing.assert_array_equal(model_input.resample_labels(labels, 50.0, 25.0), [0, 1, 1])
+
+
+def test_load_recording_resamples_and_renames(tmp_path):
+    path = write_single_csv(tmp_path / 'r.csv', ['Nose', 'Tail'], [[i, i, 0.9, 2 * i, 0, 0.9] for i in range(50)])
+    recording = model_input.load_recording(path, bodyparts=['tail', 'nose'], width=100, height=100, fps=50,
+                                           target_fps=25, rename={'Nose': 'nose', 'Tail': 'tail'})
+    assert recording.rec.bodyparts == ['tail', 'nose'] and recording.resampled
+    assert len(recording.prepared.pose) == 25 and recording.fps == 25
+    np.testing.assert_allclose(recording.prepared.pose[1, 0, 1], [0.02, 0.02], rtol=1e-5)   # frame 2 of 50 fps
+    np.testing.assert_allclose(recording.source_positions()[:3], [0, 0.5, 1.0])
+    with pytest.raises(ValueError, match=r"resampling to 25 fps needs the recording's frame rate"):
+        model_input.load_recording(path, width=100, height=100, target_fps=25)
+    with pytest.raises(ValueError, match='renaming the bodyparts gives one name twice'):
+        model_input.load_recording(path, width=100, height=100, rename={'Nose': 'Tail'})

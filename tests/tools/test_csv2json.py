@@ -164,10 +164,14 @@ def test_batch_with_one_bad_file_converts_the_others(tmp_path, capsys):
     assert 'REFUSED' in summary and 'broken.csv: file is empty' in summary
 
 
-def test_short_recording_is_refused(tmp_path):
+def test_short_recording_is_one_clip_unless_a_minimum_is_asked(tmp_path):
     path = write_csv(tmp_path / 'r.csv', 3)
     opts = csv2json.ConvertOptions(output=str(tmp_path / 'o'), width=100, height=100, clip_len=10)
-    with pytest.raises(ValueError, match=r'r\.csv: no clip to write: the recording has 3 frames'):
+    written = csv2json.convert_file(csv2json.Job(path=path, label='walk'), {'walk': 0}, opts)
+    assert len(written) == 1 and len(load(written[0])['data']) == 3
+    opts = csv2json.ConvertOptions(output=str(tmp_path / 'o2'), width=100, height=100, clip_len=10, min_len=5)
+    with pytest.raises(ValueError, match=r'r\.csv: no clip to write: the recording has 3 frames shorter than '
+                                         r'--min_len 5'):
         csv2json.convert_file(csv2json.Job(path=path, label='walk'), {'walk': 0}, opts)
 
 
@@ -191,20 +195,23 @@ def test_annotations_cut_bouts_and_background(tmp_path):
     assert background['source']['start_frame'] == 15 and background['label_index'] == 1
 
 
-def test_annotations_errors(tmp_path):
+def test_annotations_errors(tmp_path, caplog):
     bouts = tmp_path / 'bouts.csv'
     bouts.write_text('file,start,end,label\n')
     with pytest.raises(ValueError, match='missing column'):
-        csv2json.read_annotations(str(bouts))
+        csv2json.jobs_from_annotations([str(bouts)])
     bouts.write_text('file,start_frame,end_frame,label\nrec.csv,9,3,walk\n')
     with pytest.raises(ValueError, match=r'line 2: need 0 <= start_frame <= end_frame, got 9, 3'):
-        csv2json.read_annotations(str(bouts))
+        csv2json.jobs_from_annotations([str(bouts)])
     write_csv(tmp_path / 'rec.csv', 10)
     bouts.write_text('file,start_frame,end_frame,label\nrec.csv,0,19,walk\n')
-    jobs = csv2json.read_annotations(str(bouts))
-    opts = csv2json.ConvertOptions(output=str(tmp_path / 'o'), width=100, height=100, clip_len=5)
-    result = csv2json.convert_batch(jobs, {'walk': 0}, opts, progress=False)
-    assert "bout 0-19 (walk) ends after the recording's last frame 9" in list(result.refused.values())[0]
+    jobs, problems = csv2json.jobs_from_annotations([str(bouts)])
+    assert problems == []
+    opts = csv2json.ConvertOptions(output=str(tmp_path / 'o'), width=100, height=100, clip_len=5, stride=5)
+    with caplog.at_level('WARNING'):
+        result = csv2json.convert_batch(jobs, {'walk': 0}, opts, progress=False)
+    assert result.ok and len(result.converted[jobs[0].path]) == 2  # labels past the end: clipped, not refused
+    assert '10 labelled frame(s) past the last frame clipped' in caplog.text
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -292,3 +299,81 @@ def test_nothing_converted_leaves_no_output_folder(tmp_path):
     out = tmp_path / 'json'
     assert csv2json.main(['--input', str(bad), '--label', 'x', '--output', str(out)]) == 1
     assert not out.exists()  # no classes.txt and no empty folder left behind
+
+
+# ------------------------------------------------------------------ annotations as labs have them
+LABELLED = os.path.join(os.path.dirname(ROOT), 'shared', 'real-labelled')
+DEMO1_RENAME = ['Nose=nose', 'Left Ear=l_ear', 'Right Ear=r_ear', 'Tailbase=tailbase', 'Left Leg=l_hip',
+                'Right Leg=r_hip', 'Mid-Back=midback', 'Tail=midtail']
+COMMON = ['nose', 'l_ear', 'r_ear', 'midback', 'l_hip', 'r_hip', 'tailbase', 'midtail']
+
+
+@pytest.mark.skipif(not os.path.isdir(LABELLED), reason='../shared/real-labelled is absent')
+def test_real_boris_exports_two_frame_rates_resampled(tmp_path):
+    """BehaviorDEPOT: 50 and 30 fps recordings, their BORIS exports, bodyparts named differently in each."""
+    folder = os.path.join(LABELLED, 'behaviordepot')
+    out = tmp_path / 'out'
+    code = csv2json.main(['--input', os.path.join(folder, 'demo1_tracking.csv'), os.path.join(folder, 'demo2_tracking.csv'),
+                          '--annotations', os.path.join(folder, 'demo1_boris_export.csv'),
+                          os.path.join(folder, 'demo2_boris_export.csv'), '--output', str(out),
+                          '--clip_len', '2s', '--stride', '1s', '--target_fps', '30', '--background', 'other',
+                          '--rename', *DEMO1_RENAME, '--bodyparts', *COMMON, '--log_level', 'WARNING'])
+    assert code == 0
+    assert (out / 'classes.txt').read_text() == 'freezing\nother\n'
+    clips = {os.path.basename(p): load(p) for p in glob.glob(str(out / '*.json'))}
+    first = clips['freezing__demo1_tracking__0000.json']
+    # demo1's first freezing bout, 10.100 s to 11.460 s: frames 505-572 at 50 fps, 303-343 at 30 fps; shorter
+    # than a clip (2 s = 60 frames), so one clip of its 41 frames
+    assert (first['source']['start_frame'], len(first['data'])) == (303, 41)
+    assert first['input']['fps'] == 30 and first['bodyparts'] == COMMON
+    per_frame = np.loadtxt(os.path.join(folder, 'demo2_freezing_per_frame.csv'), delimiter=',', skiprows=1,
+                           dtype=int)[:, 1]
+    for name, clip in clips.items():  # demo2 is at 30 fps already: every clip lies inside one labelled run
+        if 'demo2' in name:
+            start, end = clip['source']['start_frame'], clip['source']['end_frame']
+            assert set(per_frame[start:end + 1]) == {1 if clip['label'] == 'freezing' else 0}, name
+
+
+@pytest.mark.skipif(not os.path.isdir(LABELLED), reason='../shared/real-labelled is absent')
+def test_real_bouts_in_seconds_with_raters_and_a_folder_of_annotations(tmp_path, capsys, caplog):
+    """Sturman open field: pose files re-saved by pandas beside their bouts files (three raters, seconds)."""
+    folder = os.path.join(LABELLED, 'sturman_oft')
+    out = tmp_path / 'out'
+    argv = ['--input', folder, '--annotations', os.path.join(folder, '8_01_A_190507134142.csv'),
+            os.path.join(folder, '12_01_A_190507144429.csv'), '--fps', '25', '--output', str(out),
+            '--clip_len', '2s', '--classes', 'Supported', 'Unsupported', 'Grooming', 'other',
+            '--background', 'other']
+    with pytest.raises(ValueError, match="3 raters in column 'Experimenter': Furkan, Jin, Oliver; choose one with "
+                                         "--rater"):
+        csv2json.main(argv)
+    with caplog.at_level('WARNING'):
+        assert csv2json.main(argv + ['--rater', 'Jin']) == 0
+    assert 'labels not among the classes left out: Start/End' in caplog.text
+    assert 'labelled frame(s) past the last frame clipped' in caplog.text   # bouts cover the whole video
+    names = [os.path.basename(p) for p in glob.glob(str(out / '*.json'))]
+    assert {n.split('__')[0] for n in names} == {'Supported', 'Unsupported', 'other'}
+    supported = load(next(str(out / n) for n in names if n.startswith('Supported__8_01')))
+    assert supported['label_index'] == 0 and len(supported['data']) <= 50
+    with pytest.raises(ValueError, match=r"label 'Supported', which is not in --classes \(did you mean 'Suported'"):
+        csv2json.main(argv[:argv.index('--classes')] + ['--classes', 'Suported', 'Unsupported', 'Grooming',
+                                                        'other', '--background', 'other', '--rater', 'Jin'])
+
+
+def test_annotation_folder_lists_unmatched_names_and_converts_the_rest(tmp_path, capsys):
+    recordings = tmp_path / 'recordings'
+    labels = tmp_path / 'labels'
+    recordings.mkdir(), labels.mkdir()
+    write_csv(recordings / 'mouse1DLC_resnet50_x.csv', 40)
+    write_csv(recordings / 'mouse2DLC_resnet50_x.csv', 40)
+    (labels / 'mouse1_labels.csv').write_text('start_s,end_s,label\n0.0,1.0,groom\n1.0,2.0,rear\n')
+    (labels / 'mouse3.csv').write_text('start_s,end_s,label\n0.0,1.0,groom\n')
+    code = csv2json.main(['--input', str(recordings), '--annotations', str(labels), '--fps', '20',
+                          '--output', str(tmp_path / 'out'), '--width', '100', '--height', '100',
+                          '--clip_len', '1s', '--classes', 'rear', 'groom'])
+    assert code == 0
+    summary = capsys.readouterr().out
+    assert 'converted 1 file(s) into 2 JSON clip(s)' in summary
+    assert 'SKIPPED' in summary and 'mouse3.csv' in summary and 'mouse2DLC_resnet50_x.csv' in summary
+    assert sorted(os.listdir(tmp_path / 'out')) == ['classes.txt', 'groom__mouse1DLC_resnet50_x__0000.json',
+                                                    'rear__mouse1DLC_resnet50_x__0000.json']
+    assert (tmp_path / 'out' / 'classes.txt').read_text() == 'rear\ngroom\n'
