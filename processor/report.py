@@ -19,14 +19,15 @@ PER_CLASS_FIELDS = ('class', 'precision', 'recall', 'support')
 
 
 def read_label_names(path: str, num_class: int | None = None) -> list[str]:
-    """Class names, one per line (label_name.txt, csv2json's classes.txt); blank lines are skipped.
+    """Class names, one per line (label_name.txt, csv2json's classes.txt); blank lines and ``#`` comments are skipped.
 
     With ``num_class`` the file must list exactly that many names.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: label names file not found (--label_names)')
     with open(path, encoding='utf-8') as handle:
-        names = [line.strip() for line in handle if line.strip()]
+        names = [line.strip() for line in handle]
+    names = [name for name in names if name and not name.startswith('#')]
     if not names:
         raise ValueError(f'{path}: no class names (expected one name per line)')
     if num_class is not None and len(names) != num_class:

@@ -100,6 +100,16 @@ def test_confusion_matrix_and_per_class_values():
     assert rows[2] == {'class': 'c', 'precision': 0.0, 'recall': 0.0, 'support': 1}  # never predicted
 
 
+def test_read_label_names_skips_blank_and_comment_lines(tmp_path):
+    path = tmp_path / 'classes.txt'
+    path.write_text('# written by csv2json\ngrooming\n\n  rearing  \n#walking is not scored\nseizure\n')
+    assert report.read_label_names(str(path)) == ['grooming', 'rearing', 'seizure']
+    assert report.read_label_names(str(path), 3) == ['grooming', 'rearing', 'seizure']
+    path.write_text('# only a comment\n\n')
+    with pytest.raises(ValueError, match=r'classes.txt: no class names'):
+        report.read_label_names(str(path))
+
+
 def test_tensorboard_missing_says_how_to_install(tmp_path, splits, monkeypatch):
     monkeypatch.setitem(sys.modules, 'torch.utils.tensorboard', None)  # import fails as when not installed
     work = tmp_path / 'w'
