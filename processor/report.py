@@ -54,7 +54,8 @@ def write_metrics(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
             writer.writerow([_cell(row.get(field)) for field in METRIC_FIELDS])
 
 
-def _save_figure(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
+    """Render a ``matplotlib.figure.Figure`` on an Agg canvas and write it to ``path`` as a PNG (atomically)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(figure)
     with atomic_write(path, 'wb') as handle:
@@ -82,7 +83,7 @@ def plot_curves(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
     for axes in (loss_axes, top1_axes):
         axes.grid(alpha=0.3)
     figure.tight_layout()
-    _save_figure(figure, path)
+    save_figure(figure, path)
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_class: int) -> np.ndarray:
@@ -179,7 +180,7 @@ def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | 
     axes.set(xlabel='predicted class', ylabel='true class',
              title=f'Confusion matrix ({int(matrix.sum())} samples, top-1 {100 * accuracy:.1f}%)')
     figure.tight_layout()
-    _save_figure(figure, path)
+    save_figure(figure, path)
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
