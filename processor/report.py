@@ -154,8 +154,12 @@ def write_per_class(path: str, matrix: np.ndarray, names: Sequence[str] | None =
                              row['support']])
 
 
-def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | None = None) -> None:
-    """Row-normalised confusion matrix (recall on the diagonal); counts written in the cells of small matrices."""
+def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | None = None,
+                          title: str | None = None) -> None:
+    """Row-normalised confusion matrix (recall on the diagonal); counts written in the cells of small matrices.
+
+    ``title`` replaces the default 'Confusion matrix (N samples, top-1 X%)'.
+    """
     from matplotlib.figure import Figure
     num_class = len(matrix)
     names = class_names_for(num_class, names)
@@ -177,8 +181,9 @@ def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | 
                     axes.text(j, i, str(matrix[i, j]), ha='center', va='center', fontsize=7,
                               color='white' if normalised[i, j] > 0.5 else 'black')
     accuracy = np.trace(matrix) / max(1, matrix.sum())
-    axes.set(xlabel='predicted class', ylabel='true class',
-             title=f'Confusion matrix ({int(matrix.sum())} samples, top-1 {100 * accuracy:.1f}%)')
+    if title is None:
+        title = f'Confusion matrix ({int(matrix.sum())} samples, top-1 {100 * accuracy:.1f}%)'
+    axes.set(xlabel='predicted class', ylabel='true class', title=title)
     figure.tight_layout()
     save_figure(figure, path)
 
