@@ -1,7 +1,8 @@
 """What a training run leaves for a person: metrics.csv, curves.png, confusion_matrix.png and per_class.csv.
 
 Figures are drawn with matplotlib's Agg canvas directly (no pyplot, no display, no global backend switch).
-Every file is written through ``atomic_write``.
+Every file is written through ``atomic_write``. The metrics come from ``sklearn.metrics``, imported where used
+like matplotlib, so importing this module stays cheap.
 """
 from __future__ import annotations
 
@@ -15,18 +16,19 @@ import numpy as np
 from torchlight import atomic_write
 
 METRIC_FIELDS = ('epoch', 'train_loss', 'lr', 'val_loss', 'top1', 'top5', 'seconds')
-PER_CLASS_FIELDS = ('class', 'precision', 'recall', 'support')
+PER_CLASS_FIELDS = ('class', 'precision', 'recall', 'f1', 'support')
 
 
 def read_label_names(path: str, num_class: int | None = None) -> list[str]:
-    """Class names, one per line (label_name.txt, csv2json's classes.txt); blank lines are skipped.
+    """Class names, one per line (label_name.txt, csv2json's classes.txt); blank lines and ``#`` comments are skipped.
 
     With ``num_class`` the file must list exactly that many names.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: label names file not found (--label_names)')
     with open(path, encoding='utf-8') as handle:
-        names = [line.strip() for line in handle if line.strip()]
+        names = [line.strip() for line in handle]
+    names = [name for name in names if name and not name.startswith('#')]
     if not names:
         raise ValueError(f'{path}: no class names (expected one name per line)')
     if num_class is not None and len(names) != num_class:
@@ -52,7 +54,8 @@ def write_metrics(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
             writer.writerow([_cell(row.get(field)) for field in METRIC_FIELDS])
 
 
-def _save_figure(figure, path: str) -> None:
+def save_figure(figure, path: str) -> None:
+    """Render a ``matplotlib.figure.Figure`` on an Agg canvas and write it to ``path`` as a PNG (atomically)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     FigureCanvasAgg(figure)
     with atomic_write(path, 'wb') as handle:
@@ -80,16 +83,35 @@ def plot_curves(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
     for axes in (loss_axes, top1_axes):
         axes.grid(alpha=0.3)
     figure.tight_layout()
-    _save_figure(figure, path)
+    save_figure(figure, path)
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_class: int) -> np.ndarray:
-    """(num_class, num_class) int64 counts; row = true class, column = predicted class."""
+    """(num_class, num_class) int64 counts; row = true class, column = predicted class (all zeros for no samples)."""
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
-    matrix = np.zeros((num_class, num_class), dtype=np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
+    for name, values in (('labels', labels), ('predictions', predictions)):
+        if len(values) and (values.min() < 0 or values.max() >= num_class):
+            raise ValueError(f'confusion_matrix: {name} must be class indices in [0, {num_class}), '
+                             f'got values from {values.min()} to {values.max()}')
+    if not len(labels):  # sklearn refuses empty input
+        return np.zeros((num_class, num_class), dtype=np.int64)
+    return sklearn_confusion_matrix(labels, predictions, labels=np.arange(num_class)).astype(np.int64)
+
+
+def matrix_pairs(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (true, predicted) label pairs a confusion matrix counts, as two (matrix.sum(),) int64 arrays.
+
+    The matrix holds everything the frame and sample metrics need; sklearn wants label vectors, so this hands it
+    one pair per counted sample (row-major order, which no metric depends on).
+    """
+    matrix = np.asarray(matrix, dtype=np.int64)
+    num_class = len(matrix)
+    counts = matrix.ravel()
+    true = np.repeat(np.repeat(np.arange(num_class), num_class), counts)
+    predicted = np.repeat(np.tile(np.arange(num_class), num_class), counts)
+    return true, predicted
 
 
 def class_names_for(num_class: int, names: Sequence[str] | None) -> list[str]:
@@ -97,18 +119,30 @@ def class_names_for(num_class: int, names: Sequence[str] | None) -> list[str]:
 
 
 def per_class_rows(matrix: np.ndarray, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Precision, recall and support of every class (precision/recall 0 when undefined)."""
+    """Precision, recall, F1 and support of every class (0 when undefined: never predicted or no samples)."""
+    from sklearn.metrics import precision_recall_fscore_support
     names = class_names_for(len(matrix), names)
-    true_positive = np.diag(matrix).astype(np.float64)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
-    rows = []
-    for i, name in enumerate(names):
-        rows.append({'class': name,
-                     'precision': float(true_positive[i] / predicted[i]) if predicted[i] else 0.0,
-                     'recall': float(true_positive[i] / support[i]) if support[i] else 0.0,
-                     'support': int(support[i])})
-    return rows
+    num_class = len(matrix)
+    support = np.asarray(matrix).sum(axis=1)
+    if support.sum():
+        precision, recall, f1, _ = precision_recall_fscore_support(*matrix_pairs(matrix), labels=np.arange(num_class),
+                                                                   zero_division=0)
+    else:
+        precision = recall = f1 = np.zeros(num_class)
+    return [{'class': name, 'precision': float(precision[i]), 'recall': float(recall[i]), 'f1': float(f1[i]),
+             'support': int(support[i])} for i, name in enumerate(names)]
+
+
+def macro_f1(matrix: np.ndarray) -> float:
+    """Unweighted mean F1 over the classes that occur as a label or as a prediction; nan for an empty matrix.
+
+    A class absent from both has an undefined F1 (0/0) and is left out rather than counted as 0 or 1: that is
+    sklearn's default label set (``labels=None``), and what :mod:`processor.evaluation` does for ethograms.
+    """
+    from sklearn.metrics import f1_score
+    if not np.asarray(matrix).sum():
+        return math.nan
+    return float(f1_score(*matrix_pairs(matrix), average='macro', zero_division=0))
 
 
 def write_per_class(path: str, matrix: np.ndarray, names: Sequence[str] | None = None) -> None:
@@ -116,11 +150,16 @@ def write_per_class(path: str, matrix: np.ndarray, names: Sequence[str] | None =
         writer = csv.writer(handle, lineterminator='\n')
         writer.writerow(PER_CLASS_FIELDS)
         for row in per_class_rows(matrix, names):
-            writer.writerow([row['class'], f'{row["precision"]:.4f}', f'{row["recall"]:.4f}', row['support']])
+            writer.writerow([row['class'], f'{row["precision"]:.4f}', f'{row["recall"]:.4f}', f'{row["f1"]:.4f}',
+                             row['support']])
 
 
-def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | None = None) -> None:
-    """Row-normalised confusion matrix (recall on the diagonal); counts written in the cells of small matrices."""
+def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | None = None,
+                          title: str | None = None) -> None:
+    """Row-normalised confusion matrix (recall on the diagonal); counts written in the cells of small matrices.
+
+    ``title`` replaces the default 'Confusion matrix (N samples, top-1 X%)'.
+    """
     from matplotlib.figure import Figure
     num_class = len(matrix)
     names = class_names_for(num_class, names)
@@ -142,14 +181,31 @@ def plot_confusion_matrix(path: str, matrix: np.ndarray, names: Sequence[str] | 
                     axes.text(j, i, str(matrix[i, j]), ha='center', va='center', fontsize=7,
                               color='white' if normalised[i, j] > 0.5 else 'black')
     accuracy = np.trace(matrix) / max(1, matrix.sum())
-    axes.set(xlabel='predicted class', ylabel='true class',
-             title=f'Confusion matrix ({int(matrix.sum())} samples, top-1 {100 * accuracy:.1f}%)')
+    if title is None:
+        title = f'Confusion matrix ({int(matrix.sum())} samples, top-1 {100 * accuracy:.1f}%)'
+    axes.set(xlabel='predicted class', ylabel='true class', title=title)
     figure.tight_layout()
-    _save_figure(figure, path)
+    save_figure(figure, path)
 
 
 def topk_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Fraction of samples whose label is among the k highest scores (k >= classes counts every sample)."""
-    k = min(k, scores.shape[1])
-    top = np.argsort(scores, axis=1, kind='stable')[:, -k:]
-    return float(np.mean([label in row for row, label in zip(top, labels)])) if len(labels) else math.nan
+    """Fraction of samples whose label is among the k highest of their (N, num_class) scores; nan without samples.
+
+    k >= num_class counts every sample (sklearn warns there; here it is the top-5 column of a 4-class model).
+    Ties go to the higher class index, as in sklearn's multiclass path.
+    """
+    from sklearn.metrics import accuracy_score, top_k_accuracy_score
+    scores = np.asarray(scores)
+    labels = np.asarray(labels, dtype=np.int64)
+    if not len(labels):
+        return math.nan
+    num_class = scores.shape[1]
+    if k >= num_class:
+        return 1.0
+    if not np.isfinite(scores).all():
+        # sklearn refuses nan/inf; the ranks within each row (numpy sorts nan last) keep the top-k, so an evaluation
+        # of a diverged model logs a number instead of stopping the training run
+        scores = np.argsort(np.argsort(scores, axis=1, kind='stable'), axis=1, kind='stable')
+    if num_class == 2:  # sklearn reads two classes as binary and wants one score column: top-1 is the larger one
+        return float(accuracy_score(labels, (scores[:, 1] >= scores[:, 0]).astype(np.int64)))
+    return float(top_k_accuracy_score(labels, scores, k=k, labels=np.arange(num_class)))

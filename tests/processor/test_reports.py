@@ -76,10 +76,12 @@ def test_test_phase_reports_use_label_names(tmp_path, splits):
     expected = report.per_class_rows(report.confusion_matrix(processor.label, predicted, 4),
                                      ['grooming', 'rearing', 'walking', 'seizure'])
     rows = _rows(work / 'per_class.csv')
+    assert list(rows[0]) == ['class', 'precision', 'recall', 'f1', 'support']
     assert [r['class'] for r in rows] == ['grooming', 'rearing', 'walking', 'seizure']
     for row, want in zip(rows, expected):
         assert float(row['precision']) == pytest.approx(want['precision'], abs=1e-4)
         assert float(row['recall']) == pytest.approx(want['recall'], abs=1e-4)
+        assert float(row['f1']) == pytest.approx(want['f1'], abs=1e-4)
         assert int(row['support']) == want['support'] == int(np.sum(processor.label == rows.index(row)))
     assert (work / 'confusion_matrix.png').read_bytes().startswith(PNG)
 
@@ -95,9 +97,49 @@ def test_confusion_matrix_and_per_class_values():
     matrix = report.confusion_matrix(labels, predicted, 3)
     assert matrix.tolist() == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
     rows = report.per_class_rows(matrix, ['a', 'b', 'c'])
-    assert rows[0] == {'class': 'a', 'precision': 1.0, 'recall': pytest.approx(2 / 3), 'support': 3}
+    assert rows[0] == {'class': 'a', 'precision': 1.0, 'recall': pytest.approx(2 / 3), 'f1': pytest.approx(0.8),
+                       'support': 3}
     assert rows[1]['precision'] == pytest.approx(0.5) and rows[1]['recall'] == 1.0
-    assert rows[2] == {'class': 'c', 'precision': 0.0, 'recall': 0.0, 'support': 1}  # never predicted
+    assert rows[1]['f1'] == pytest.approx(2 / 3)  # 2 * 0.5 * 1 / 1.5
+    assert rows[2] == {'class': 'c', 'precision': 0.0, 'recall': 0.0, 'f1': 0.0, 'support': 1}  # never predicted
+    assert report.macro_f1(matrix) == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
+    # a class neither labelled nor predicted is left out of the macro mean rather than counted as F1 0
+    padded = np.zeros((4, 4), dtype=np.int64)
+    padded[:3, :3] = matrix
+    assert report.macro_f1(padded) == pytest.approx(report.macro_f1(matrix))
+    assert [r['f1'] for r in report.per_class_rows(padded)][3] == 0.0
+    assert math.isnan(report.macro_f1(np.zeros((3, 3), dtype=np.int64)))
+    assert report.confusion_matrix([], [], 2).tolist() == [[0, 0], [0, 0]]
+    with pytest.raises(ValueError, match=r'labels must be class indices in \[0, 3\), got values from 0 to 3'):
+        report.confusion_matrix([0, 3], [0, 1], 3)
+
+
+def test_topk_accuracy():
+    scores = np.array([[0.1, 0.5, 0.3, 0.1],    # ranks 1, 2, 0/3
+                       [0.7, 0.1, 0.15, 0.05],  # ranks 0, 2, 1
+                       [0.2, 0.2, 0.5, 0.1]])   # ranks 2, then the tie 0/1 goes to 1
+    labels = np.array([2, 0, 0])  # class 1 and 3 never a label: sklearn needs labels=
+    assert report.topk_accuracy(scores, labels, 1) == pytest.approx(1 / 3)
+    assert report.topk_accuracy(scores, labels, 2) == pytest.approx(2 / 3)  # the tie keeps class 0 out of row 3
+    assert report.topk_accuracy(scores, labels, 3) == 1.0
+    assert report.topk_accuracy(scores, labels, 5) == 1.0  # k >= classes counts every sample
+    two = np.array([[2.0, -1.0], [0.2, 0.3], [0.4, 0.6]])  # logits outside [0, 1] and probabilities
+    assert report.topk_accuracy(two, np.array([0, 0, 1]), 1) == pytest.approx(2 / 3)
+    diverged = scores.copy()
+    diverged[0] = np.nan
+    # sklearn refuses nan; numpy sorts it last, so the all-nan row's top-1 is class 3, as before sklearn
+    assert report.topk_accuracy(diverged, np.array([3, 0, 0]), 1) == pytest.approx(2 / 3)
+    assert math.isnan(report.topk_accuracy(np.zeros((0, 4)), np.zeros(0), 1))
+
+
+def test_read_label_names_skips_blank_and_comment_lines(tmp_path):
+    path = tmp_path / 'classes.txt'
+    path.write_text('# written by csv2json\ngrooming\n\n  rearing  \n#walking is not scored\nseizure\n')
+    assert report.read_label_names(str(path)) == ['grooming', 'rearing', 'seizure']
+    assert report.read_label_names(str(path), 3) == ['grooming', 'rearing', 'seizure']
+    path.write_text('# only a comment\n\n')
+    with pytest.raises(ValueError, match=r'classes.txt: no class names'):
+        report.read_label_names(str(path))
 
 
 def test_tensorboard_missing_says_how_to_install(tmp_path, splits, monkeypatch):
