@@ -109,7 +109,3 @@ class Feeder_kinetics(torch.utils.data.Dataset):
             data = tools.openpose_match(data)
         data = self.transform(data, sample=sample_path)  # (C', T, V, M)
         return data, label
-
-    def top_k(self, score: np.ndarray, top_k: int) -> float:
-        """Top-k accuracy of an (N, num_class) score array over this dataset's labels."""
-        return tools.top_k(score, top_k, self.label)

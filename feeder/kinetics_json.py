@@ -513,20 +513,23 @@ def parse_clip_name(name: str) -> dict:
             'aug': int(match['aug'] or 0)}
 
 
-def read_classes(path: str | os.PathLike) -> list[str]:
-    """Class names from a ``classes.txt`` (one per line; blank lines and ``#`` comments skipped)."""
+def read_classes(path: str | os.PathLike, file_names: bool = True, what: str = 'classes file') -> list[str]:
+    """Class names from a ``classes.txt`` or ``label_name.txt`` (one per line; blank lines and ``#`` comments
+    skipped; no name twice). ``file_names``: the names must be usable in clip file names (:func:`check_label`),
+    as csv2json's are; published label files (NTU's 'put on a hat/cap') need not be. ``what`` names the file in
+    the error for a missing one."""
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: no such classes file')
+        raise FileNotFoundError(f'{path}: no such {what}')
     with open(path, 'r', encoding='utf-8') as handle:
         names = [line.strip() for line in handle]
     names = [n for n in names if n and not n.startswith('#')]
     if not names:
-        raise ValueError(f'{path}: lists no class names (expected one per line)')
+        raise ValueError(f'{path}: no class names (expected one name per line)')
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f'{path}: repeats class name(s) {", ".join(duplicates)}')
-    for n in names:
+    for n in names if file_names else ():
         check_label(n, path)
     return names
 

@@ -1,4 +1,4 @@
-"""Skeleton-sequence augmentations and score helpers of the original ST-GCN.
+"""Skeleton-sequence augmentations of the original ST-GCN (its metrics are in processor/report.py).
 
 Every augmentation takes and returns a numpy array of shape (C, T, V, M):
 C channels (x, y, score or x, y, z), T frames, V joints, M persons. Unlike the
@@ -14,8 +14,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ['downsample', 'temporal_slice', 'mean_subtractor', 'auto_pading', 'random_choose',
-           'random_move', 'random_shift', 'openpose_match', 'top_k', 'top_k_by_category',
-           'calculate_recall_precision']
+           'random_move', 'random_shift', 'openpose_match', 'original_augmentations']
 
 
 # ---------------------------------------------------------------- random helpers
@@ -220,46 +219,3 @@ def openpose_match(data: np.ndarray) -> np.ndarray:
     matched = np.take_along_axis(data, forward_map[None, :, None, :], axis=3)  # (C, T, V, M)
     trace_score = matched[2].sum(axis=1).sum(axis=0)  # (M,)
     return matched[:, :, :, (-trace_score).argsort()]
-
-
-# ---------------------------------------------------------------- scores
-def top_k(score: np.ndarray, top_k: int, label: Sequence[int]) -> float:
-    """Fraction of samples whose label is among the ``top_k`` highest scores; score is (N, num_class)."""
-    score = np.asarray(score)
-    label = np.asarray(label)
-    if score.ndim != 2 or len(label) != len(score):
-        raise ValueError(f'top_k: expected score (N, num_class) and N labels, got score {score.shape} '
-                         f'and {len(label)} labels')
-    if len(label) == 0:
-        return 0.0
-    rank = score.argsort(axis=1)[:, -top_k:]  # (N, k)
-    return float((rank == label[:, None]).any(axis=1).mean())
-
-
-def top_k_by_category(label: Sequence[int], score: np.ndarray, top_k: int) -> list[float]:
-    """Per-class top-k accuracy (0.0 for a class without samples)."""
-    score = np.asarray(score)
-    label = np.asarray(label, dtype=int)
-    class_num = score.shape[1]
-    rank = score.argsort(axis=1)[:, -top_k:]
-    hit = (rank == label[:, None]).any(axis=1)
-    accuracy = []
-    for c in range(class_num):
-        mask = label == c
-        accuracy.append(float(hit[mask].mean()) if mask.any() else 0.0)
-    return accuracy
-
-
-def calculate_recall_precision(label: Sequence[int], score: np.ndarray) -> tuple[list[float], list[float]]:
-    """(precision, recall) per class of the top-1 prediction; a class never predicted has precision nan."""
-    score = np.asarray(score)
-    label = np.asarray(label, dtype=int)
-    class_num = score.shape[1]
-    pred = score.argmax(axis=1)
-    confusion = np.zeros((class_num, class_num))
-    np.add.at(confusion, (label, pred), 1)
-    true_p = np.diag(confusion)
-    with np.errstate(invalid='ignore', divide='ignore'):
-        precision = true_p / confusion.sum(axis=0)
-        recall = true_p / confusion.sum(axis=1)
-    return precision.tolist(), recall.tolist()

@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from feeder.kinetics_json import read_classes
 from torchlight import atomic_write
 
 METRIC_FIELDS = ('epoch', 'train_loss', 'lr', 'val_loss', 'top1', 'top5', 'seconds')
@@ -24,13 +25,7 @@ def read_label_names(path: str, num_class: int | None = None) -> list[str]:
 
     With ``num_class`` the file must list exactly that many names.
     """
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: label names file not found (--label_names)')
-    with open(path, encoding='utf-8') as handle:
-        names = [line.strip() for line in handle]
-    names = [name for name in names if name and not name.startswith('#')]
-    if not names:
-        raise ValueError(f'{path}: no class names (expected one name per line)')
+    names = read_classes(path, file_names=False, what='label names file (--label_names)')
     if num_class is not None and len(names) != num_class:
         raise ValueError(f'{path}: lists {len(names)} class names but the model has num_class={num_class} '
                          '(--label_names must name every class, in label order)')

@@ -115,15 +115,3 @@ def test_openpose_match_follows_each_body_across_swapped_slots():
     swapped[:, 3:] = data[:, 3:, :, ::-1]  # the detector lists B first from frame 3 on
     out = tools.openpose_match(swapped)
     np.testing.assert_array_equal(out, data)
-
-
-def test_scores():
-    score = np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
-    label = [1, 2, 2, 1]
-    assert tools.top_k(score, 1, label) == 0.5
-    assert tools.top_k(score, 2, label) == 1.0
-    assert tools.top_k_by_category(label, score, 1) == [0.0, 0.5, 0.5]
-    precision, recall = tools.calculate_recall_precision(label, score)
-    # class 0 has no samples (recall nan) and is predicted twice, wrongly (precision 0)
-    np.testing.assert_allclose(recall, [np.nan, 0.5, 0.5])
-    np.testing.assert_allclose(precision, [0.0, 1.0, 1.0])

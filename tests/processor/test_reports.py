@@ -176,3 +176,15 @@ def test_amp_cpu_training_step_runs_in_bfloat16(tmp_path, splits):
     assert math.isfinite(processor.train_loss)
     assert not torch.equal(before, processor.model.fcn.weight)
     assert 'autocast to bfloat16 on cpu' in (tmp_path / 'w' / 'log.txt').read_text()
+
+
+def test_the_originals_score_helpers_give_the_same_numbers():
+    """feeder/tools.py of the original had top_k, top_k_by_category and calculate_recall_precision; report.py is
+    now the one place for them."""
+    score = np.array([[0.1, 0.7, 0.2], [0.5, 0.1, 0.4], [0.2, 0.3, 0.5], [0.6, 0.3, 0.1]])
+    label = np.array([1, 2, 2, 1])
+    assert report.topk_accuracy(score, label, 1) == 0.5
+    assert report.topk_accuracy(score, label, 2) == 1.0
+    rows = report.per_class_rows(report.confusion_matrix(label, score.argmax(1), 3))
+    assert [row['recall'] for row in rows] == [0.0, 0.5, 0.5]        # class 0 has no samples
+    assert [row['precision'] for row in rows] == [0.0, 1.0, 1.0]     # class 0 is predicted twice, wrongly
