@@ -45,7 +45,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -1184,3 +1184,63 @@ def match_annotations(pose_files: list[str], annotations: list[Annotation]
         else:
             pairs.append((path, annotations[kept[0]]))
     return pairs, problems
+
+
+def annotation_files(paths: Sequence[str]) -> list[str]:
+    """The files named in ``paths`` and those in its folders (not recursive; hidden files skipped)."""
+    files: list[str] = []
+    for item in paths:
+        if os.path.isdir(item):
+            files.extend(sorted(os.path.join(item, f) for f in os.listdir(item)
+                                if not f.startswith('.') and os.path.isfile(os.path.join(item, f))))
+        elif not os.path.exists(item):
+            raise FileNotFoundError(f'{item}: no such annotations file or folder (--annotations)')
+        else:
+            files.append(item)
+    if not files:
+        raise ValueError(f'{", ".join(paths)}: no annotation files')
+    return files
+
+
+def pair_annotations(paths: Sequence[str], candidates: Callable[[], list[str] | None], fps: float | None = None,
+                     stream: str | None = None, rater: str | None = None
+                     ) -> tuple[list[tuple[str, Annotation]], list[str]]:
+    """Read the annotation files of ``paths`` (files or folders) and pair each with its recording.
+
+    Annotations that name their pose file (the bouts-frames CSV, a ``DLCFile`` column) are paired with it when it
+    exists; the others are matched by name (:func:`match_annotations`) to ``candidates()``, the recordings given
+    (None when none were: an error if any annotation needs them). The annotation files themselves are never
+    candidates. Returns ``(pairs, problems)``; a ValueError when nothing pairs.
+    """
+    read: list[Annotation] = []
+    files = annotation_files(paths)
+    for path in files:
+        read.extend(read_annotations(path, fps=fps, stream=stream, rater=rater))
+    pairs = [(os.path.normpath(ann.pose_file), ann) for ann in read
+             if ann.pose_file is not None and os.path.isfile(ann.pose_file)]
+    by_name = [ann for ann in read if ann.pose_file is None or not os.path.isfile(ann.pose_file)]
+    problems: list[str] = []
+    if by_name:
+        pool = candidates()
+        if pool is None:
+            missing = by_name[0].pose_file or by_name[0].source
+            raise FileNotFoundError(f'{missing}: no such pose file; give the recordings with --input')
+        taken = {os.path.abspath(path) for path in files} | {os.path.abspath(path) for path, _ in pairs}
+        matched, problems = match_annotations([p for p in pool if os.path.abspath(p) not in taken], by_name)
+        pairs.extend(matched)
+    if not pairs:
+        raise ValueError('no recording has annotations: ' + ('; '.join(problems) or 'nothing matched'))
+    return pairs, problems
+
+
+def mean_bout_lengths(annotated: Sequence[Annotation], classes: Sequence[str], scale: float | None = None
+                      ) -> dict[str, float]:
+    """Mean bout length in frames of each class over several recordings' bouts (classes without bouts left out);
+    with ``scale`` (a frame rate), each recording's lengths are converted from its own ``fps`` to that rate."""
+    lengths: dict[str, list[float]] = {name: [] for name in classes}
+    for ann in annotated:
+        factor = scale / ann.fps if scale is not None and ann.fps else 1.0
+        for bout in ann.bouts:
+            if bout.label in lengths:
+                lengths[bout.label].append((bout.end - bout.start + 1) * factor)
+    return {name: round(float(np.mean(values)), 3) for name, values in lengths.items() if values}

@@ -282,6 +282,8 @@ class InputSpec:
         num_person: M, individuals per clip.
         transform: the test feeder's transform arguments (``feeder.transforms.TRANSFORM_ARGS``; no augmentation).
         class_names: one name per class, in label order, or None.
+        background: the class of the frames outside every annotated bout (``csv2json --background``), or None.
+        mean_bout: mean length in frames (at ``fps``) of the annotated bouts of each class, for smoothing.
     """
     bodyparts: list[str] | None = None
     rename: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -294,6 +296,8 @@ class InputSpec:
     num_person: int | None = None
     transform: dict[str, Any] = dataclasses.field(default_factory=dict)
     class_names: list[str] | None = None
+    background: str | None = None
+    mean_bout: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -52,8 +52,8 @@ from torchlight import closest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['NORMALIZE_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'TRANSFORM_ARGS', 'SampleTransform', 'build_transform',
-           'transform_from_feeder_args', 'channel_count', 'bone_parents', 'resolve_joint', 'egocentric', 'velocity_channels', 'bone_channels']
+__all__ = ['NORMALIZE_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'TRANSFORM_ARGS', 'AUGMENTATION_ARGS', 'SampleTransform',
+           'build_transform', 'transform_from_feeder_args', 'transform_args', 'channel_count', 'bone_parents', 'resolve_joint', 'egocentric', 'velocity_channels', 'bone_channels']
 
 NORMALIZE_MODES: tuple[str, ...] = ('frame', 'egocentric_clip', 'egocentric_frame')
 CHANNEL_SIZES: dict[str, int] = {'xy_score': 3, 'velocity': 2, 'bone': 2}
@@ -61,6 +61,8 @@ CHANNELS: tuple[str, ...] = tuple(CHANNEL_SIZES)
 # the feeder arguments that belong to build_transform
 TRANSFORM_ARGS: tuple[str, ...] = ('normalize', 'center_joint', 'heading_joints', 'random_rotate', 'random_scale',
                                    'channels', 'layout', 'bodyparts', 'frame_size')
+# the transform arguments that draw a random augmentation (training only)
+AUGMENTATION_ARGS: tuple[str, ...] = ('random_rotate', 'random_scale')
 
 Joint = int | str
 
@@ -386,8 +388,10 @@ def transform_from_feeder_args(feeder_args: Mapping[str, Any] | None, augment: b
     For inference outside a feeder (``main.py extract``, whole-recording demo) so the model sees what it saw in
     training. ``augment=False`` leaves out random_rotate and random_scale.
     """
-    args = {key: value for key, value in (feeder_args or {}).items() if key in TRANSFORM_ARGS}
-    if not augment:
-        args.pop('random_rotate', None)
-        args.pop('random_scale', None)
-    return build_transform(**args)
+    return build_transform(**transform_args(feeder_args, augment))
+
+
+def transform_args(feeder_args: Mapping[str, Any] | None, augment: bool = False) -> dict[str, Any]:
+    """The transform's part of feeder arguments (without the augmentation unless ``augment``)."""
+    return {key: value for key, value in (feeder_args or {}).items()
+            if key in TRANSFORM_ARGS and (augment or key not in AUGMENTATION_ARGS)}

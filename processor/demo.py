@@ -1,53 +1,105 @@
-"""Demo processor: label every frame of whole recordings (an ethogram) with a trained model.
+"""Demo processor: label every frame of whole recordings (an ethogram) with a trained model, and score the
+ethogram against human labels when they are given.
 
-For each pose file: the same preprocessing as csv2json (bodypart order, pcutoff, frame-size normalisation, 5
-decimals) and kinetics_gendata (x, y centred by -0.5, masked joints 0), then the test feeder's transform; windows
-of ``--window`` frames every ``--stride`` frames are classified in batches, and each frame gets the class
-probabilities averaged over the windows that cover it. Each individual of a multi-animal file is labelled alone.
+For each pose file: the model's input preparation (feeder.model_input: bodyparts, gap filling, resampling to the
+model's frame rate, normalising, then the transform the model was trained with), taken from the model file
+written by training; windows of ``--window`` frames every ``--stride`` frames are classified in batches and each
+frame gets the class probabilities averaged over the windows that cover it. A model trained on single animals
+labels each individual of a multi-animal file alone; a model trained on M individuals labels the tracks M at a
+time (all of them when the file has M; every group of M when it has more).
 """
 from __future__ import annotations
 
-import argparse
+import itertools
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from feeder import dlc_io, model_input
-from feeder.transforms import transform_from_feeder_args
+from feeder import annotations, dlc_io, model_input
+from feeder.model_input import DEFAULT_MAX_GAP, InputSpec
+from feeder.transforms import build_transform, transform_args
 from net.utils.graph import layout_spec
 from torchlight import safe_load_pickle
 
-from . import ethogram
+from . import ethogram, evaluation
 from .extract import read_label_names_at_least
-from .io import ConfigError
-from .processor import Processor
-from .recognition import REC_Processor
+from .io import IO, ConfigError
+from .runner import make_runner
 
 logger = logging.getLogger(__name__)
+DEFAULT_WINDOW = 64
+GROUP_SEPARATOR = '+'
 
 
-class Demo(Processor):
+class Demo(IO):
     """Labels every frame of whole DLC/SLEAP recordings: ethogram.csv, bouts.csv, ethogram.png, annotated video."""
 
-    def prepare(self) -> None:
-        self.transform = transform_from_feeder_args(self.arg.test_feeder_args)
-        self.runner = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
+    OPTION_GROUPS = ('common', 'model', 'input', 'evaluation', 'demo')
 
     def validate_arg(self) -> None:
-        if not self.arg.model:
-            raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c)')
         if not self.arg.weights:
-            raise ConfigError('demo needs --weights (a trained epoch<N>_model.pt or best_model.pt)')
+            raise ConfigError('demo needs --weights (a trained best_model.pt or epoch<N>_model.pt)')
         if not self.arg.input:
             raise ConfigError('demo needs --input: a pose file (DLC .csv/.h5, SLEAP .h5) or a folder of them')
         if self.arg.video and len(self.input_files()) > 1:
             raise ConfigError('--video goes with a single --input file')
-        if self.arg.min_bout < 1:
-            raise ConfigError(f'--min_bout must be at least 1 frame, got {self.arg.min_bout}')
+        for option in ('stream', 'rater', 'background'):
+            if getattr(self.arg, option) is not None and not self.arg.annotations:
+                raise ConfigError(f'--{option} goes with --annotations')
+
+    def prepare(self) -> None:
+        self.spec = self.input_spec()
+        self.transform = build_transform(**transform_args(self.spec.transform))
+        self.runner = make_runner(self.model, self.dev, self.amp_dtype, self.arg.compile, self.arg.test_batch_size)
+        self.num_person = int(self.spec.num_person or 1)
+
+    # ------------------------------------------------------------ what the model expects
+    def input_spec(self) -> InputSpec:
+        """The model's input spec (its model file's, or the defaults and --test_feeder_args for a plain state
+        dict), with the demo options the user gave: those that would change what the model sees must agree with
+        the model file's, the others (the window) may differ."""
+        stored = self.model_file.input if self.model_file is not None else None
+        spec = InputSpec(**(stored.to_dict() if stored is not None else {}))
+        if stored is None:
+            spec.transform = transform_args(getattr(self.arg, 'test_feeder_args', None))
+            spec.clip_len = None
+        choices = {'bodyparts': self.bodypart_names(), 'pcutoff': self.arg.pcutoff, 'max_gap': self.arg.max_gap,
+                   'single': self.arg.single}
+        if self.arg.width is not None or self.arg.height is not None:
+            choices['frame_size'] = [self.arg.width, self.arg.height]
+        for key, value in choices.items():
+            if value is None:
+                continue
+            if stored is not None and getattr(stored, key) is not None and _differs(getattr(stored, key), value):
+                raise ConfigError(f'--{key} {value} contradicts {self.model_file.path}, whose training data had '
+                                  f'{key} {getattr(stored, key)} (leave it out to use the model file\'s)')
+            setattr(spec, key, value)
+        if stored is None and self.arg.max_gap is None:
+            spec.max_gap = DEFAULT_MAX_GAP
+        return spec
+
+    def bodypart_names(self) -> list[str] | None:
+        if self.arg.bodyparts:
+            return list(self.arg.bodyparts)
+        if self.arg.dlc_config:
+            return dlc_io.bodyparts_from_dlc_config(self.arg.dlc_config, include_unique=self.arg.single != 'drop')
+        return None
+
+    def read_label_names(self) -> list[str] | None:
+        if self.arg.label_names:
+            return read_label_names_at_least(self.arg.label_names, self.bare_model)
+        return self.model_file_class_names()
+
+    def class_names(self) -> list[str]:
+        num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', 0)
+        return list(self.label_names) if self.label_names else [str(i) for i in range(num_class)]
+
+    def model_num_node(self) -> int | None:
+        return getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_node', None)
 
     def input_files(self) -> list[str]:
         path = self.arg.input
@@ -62,50 +114,42 @@ class Demo(Processor):
         return [path]
 
     # ------------------------------------------------------------ preprocessing
-    def bodypart_names(self) -> list[str] | None:
-        if self.arg.bodyparts:
-            return list(self.arg.bodyparts)
-        if self.arg.dlc_config:
-            return dlc_io.bodyparts_from_dlc_config(self.arg.dlc_config, include_unique=self.arg.single == 'attach')
-        return None
-
-    def read_recording(self, path: str) -> model_input.Recording:
-        """Read and prepare one recording through the same steps as the training clips (feeder.model_input)."""
-        recording = model_input.load_recording(path, self.bodypart_names(), self.arg.single, self.arg.pcutoff,
-                                               self.arg.max_gap, self.arg.width, self.arg.height,
-                                               video=self.arg.video)
+    def read_recording(self, path: str, fps: float | None = None) -> model_input.Recording:
+        """Read and prepare one recording through the same steps as the training clips (feeder.model_input),
+        resampled to the model's frame rate when the recording's (``fps``) differs."""
+        spec = self.spec
+        width, height = (spec.frame_size or (None, None))
+        target = spec.fps if fps is not None and spec.fps is not None and fps != spec.fps else None
+        recording = model_input.load_recording(path, spec.bodyparts, spec.single, spec.pcutoff, spec.max_gap,
+                                               width, height, video=self.arg.video, fps=fps, target_fps=target,
+                                               rename=spec.rename)
         rec = recording.rec
         num_node = self.model_num_node()
         if num_node is not None and len(rec.bodyparts) != num_node:
             raise ValueError(f'{path}: {len(rec.bodyparts)} bodyparts ({", ".join(rec.bodyparts)}) but the model\'s '
                              f'graph has {num_node} nodes; give --bodyparts or --dlc_config in the order used '
                              'for training')
+        if recording.resampled:
+            self.io.print_log(f'{rec.name}: resampled from {fps:g} to {spec.fps:g} fps, the model\'s frame rate.')
         return recording
 
-    def model_num_node(self) -> int | None:
-        model = self.bare_model
-        model = getattr(model, 'origin_stream', model)
-        return getattr(model, 'num_node', None)
-
-    def window_batch(self, data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    def window_batch(self, data: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
         """(W, C', window, V, M) model input: the windows of a model array ``data`` (3, T, V, M), transformed."""
-        window = self.arg.window
         batch = [self.transform(data[:, start:start + window], sample=f'window {start}') for start in starts]
         return np.stack(batch).astype(np.float32)
 
     # ------------------------------------------------------------ inference
     def classify(self, windows: np.ndarray, desc: str) -> tuple[np.ndarray, np.ndarray]:
         """Softmax probabilities (W, K) and embeddings (W, D) of the windows, in batches."""
-        run = self.runner
         probs, feats = [], []
         size = self.arg.test_batch_size
         for i in tqdm(range(0, len(windows), size), desc=desc, unit='batch', leave=False, disable=None):
-            scores, embedding = run(torch.from_numpy(windows[i:i + size]).to(self.dev))
+            scores, embedding = self.runner(torch.from_numpy(windows[i:i + size]).to(self.dev))
             probs.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
-            feats.append(embedding.cpu().numpy())
+            feats.append(embedding.cpu().numpy() if embedding is not None else np.zeros((len(scores), 0)))
         return np.concatenate(probs), np.concatenate(feats)
 
-    def anomaly_scorer(self):
+    def anomaly_scorer(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """Distance of an embedding to its nearest training embeddings (mean over the 5 nearest), or None."""
         if not self.arg.features:
             return None
@@ -116,8 +160,7 @@ class Demo(Processor):
             raise ValueError(f'{self.arg.features}: not a features.pkl of main.py extract (no "features" entry)')
         reference = np.asarray(data['features'], dtype=np.float64)
         scaler = StandardScaler().fit(reference)
-        k = min(5, len(reference))
-        neighbours = NearestNeighbors(n_neighbors=k).fit(scaler.transform(reference))
+        neighbours = NearestNeighbors(n_neighbors=min(5, len(reference))).fit(scaler.transform(reference))
 
         def score(embeddings: np.ndarray) -> np.ndarray:
             if embeddings.shape[1] != reference.shape[1]:
@@ -127,55 +170,116 @@ class Demo(Processor):
             return distance.mean(axis=1)
         return score
 
+    def groups(self, individuals: list[str]) -> list[tuple[int, ...]]:
+        """The individuals labelled together, as slot indices: one each for a single-animal model; for a model of
+        M individuals all of them when the file has M or fewer (the missing slots empty), else every group of M."""
+        M = self.num_person
+        if M == 1 or len(individuals) <= M:
+            return [(i,) for i in range(len(individuals))] if M == 1 else [tuple(range(len(individuals)))]
+        return list(itertools.combinations(range(len(individuals)), M))
+
+    def frames(self, text: str, fps: float | None, option: str) -> int:
+        """A --window/--stride/--min_bout value in frames (a number) or seconds (2s, at ``fps``)."""
+        if fps is None and str(text).strip().lower().endswith('s'):
+            raise ConfigError(f'--{option} {text}: a length in seconds needs the frame rate (give --fps)')
+        return annotations.seconds_or_frames(text, fps, f'--{option}')
+
     # ------------------------------------------------------------ run
-    def label_recording(self, path: str, class_names: list[str], scorer) -> str:
-        recording = self.read_recording(path)
-        rec, prepared, data, size = recording.rec, recording.prepared, recording.model_array(), recording.frame_size
+    def label_recording(self, path: str, class_names: list[str], scorer, fps: float | None) -> dict[str, Any]:
+        """Label one recording; write its files; return its tracks (and where they went)."""
+        recording = self.read_recording(path, fps)
+        rec, prepared = recording.rec, recording.prepared
+        data = recording.model_array()                                    # (3, T', V, I) at the model's rate
+        model_fps = recording.fps
+        window = self.frames(self.arg.window, model_fps, 'window') if self.arg.window else \
+            int(self.spec.clip_len or DEFAULT_WINDOW)
+        if self.spec.clip_len and self.arg.window and window != self.spec.clip_len:
+            self.io.print_log(f'--window {window} frames differs from the {self.spec.clip_len}-frame clips the model '
+                              'was trained on (allowed; its scores may be less reliable).')
+        stride = self.frames(self.arg.stride, model_fps, 'stride')
+        min_bout = self.frames(self.arg.min_bout, recording.source_fps or model_fps, 'min_bout')
+        if min_bout < 1:
+            raise ConfigError(f'--min_bout must be at least 1 frame, got {self.arg.min_bout}')
         num_frames = rec.num_frames
-        starts = ethogram.window_starts(num_frames, self.arg.window, self.arg.stride)
+        starts = ethogram.window_starts(len(prepared.pose), window, stride)
         if self.arg.video:
             check_video_length(self.arg.video, num_frames, path)
         tracks = []
-        for i, individual in enumerate(rec.individuals):
-            windows = self.window_batch(data[..., i:i + 1], starts)  # each individual alone
-            probs, feats = self.classify(windows, f'{rec.name} {individual}')
+        for group in self.groups(rec.individuals):
+            slots = data[..., list(group)]
+            if slots.shape[-1] < self.num_person:                        # empty slots for missing individuals
+                pad = np.zeros(slots.shape[:-1] + (self.num_person - slots.shape[-1],), slots.dtype)
+                slots = np.concatenate([slots, pad], axis=-1)
+            name = GROUP_SEPARATOR.join(rec.individuals[i] for i in group)
+            probs, feats = self.classify(self.window_batch(slots, starts, window), f'{rec.name} {name}')
             if probs.shape[1] > len(class_names):
                 raise ValueError(f'the model has {probs.shape[1]} classes but --label_names lists '
                                  f'{len(class_names)}')
-            frame_probs = ethogram.frame_average(probs, starts, self.arg.window, num_frames)
-            raw_labels = frame_probs.argmax(axis=1)
-            runs = ethogram.bouts(raw_labels, frame_probs.max(axis=1), self.arg.min_bout)
+            frame_probs = to_source_frames(ethogram.frame_average(probs, starts, window, len(prepared.pose)),
+                                           recording)
+            mean_bout = self.mean_bout(probs.shape[1], recording)
+            raw = evaluation.smooth(frame_probs, self.arg.smooth, window=min_bout | 1,
+                                    min_bout=None if mean_bout is not None else min_bout, mean_bout=mean_bout)
+            runs = ethogram.bouts(raw, frame_probs.max(axis=1), min_bout if self.arg.smooth == 'none' else 1)
             anomaly = None
-            if scorer is not None:
-                anomaly = ethogram.frame_average(scorer(feats), starts, self.arg.window, num_frames)[:, 0]
-            tracks.append({'individual': individual, 'probs': frame_probs,
-                           'labels': ethogram.bout_labels(num_frames, runs), 'bouts': runs, 'anomaly': anomaly})
+            if scorer is not None and feats.shape[1]:
+                anomaly = to_source_frames(ethogram.frame_average(scorer(feats), starts, window,
+                                                                  len(prepared.pose)), recording)[:, 0]
+            tracks.append({'individual': name, 'probs': frame_probs, 'labels': ethogram.bout_labels(num_frames, runs),
+                           'bouts': runs, 'anomaly': anomaly})
         out_dir = os.path.join(self.arg.work_dir, rec.name)
         os.makedirs(out_dir, exist_ok=True)
         names = class_names[:tracks[0]['probs'].shape[1]]
-        ethogram.write_ethogram_csv(os.path.join(out_dir, 'ethogram.csv'), tracks, names, self.arg.fps)
-        ethogram.write_bouts_csv(os.path.join(out_dir, 'bouts.csv'), tracks, names, self.arg.fps)
-        ethogram.plot_ethogram(os.path.join(out_dir, 'ethogram.png'), tracks, names, self.arg.fps,
-                               f'{rec.name}: {num_frames} frames, window {self.arg.window}, stride {self.arg.stride}')
+        out_fps = recording.source_fps
+        ethogram.write_ethogram_csv(os.path.join(out_dir, 'ethogram.csv'), tracks, names, out_fps)
+        ethogram.write_bouts_csv(os.path.join(out_dir, 'bouts.csv'), tracks, names, out_fps)
+        ethogram.plot_ethogram(os.path.join(out_dir, 'ethogram.png'), tracks, names, out_fps,
+                               f'{rec.name}: {num_frames} frames, window {window}, stride {stride}')
         if self.arg.video:
             layout = (self.arg.model_args or {}).get('graph_args', {}).get('layout')
             edges = layout_spec(layout).edges if layout is not None else ()
-            ethogram.write_annotated_video(self.arg.video, os.path.join(out_dir, 'annotated.mp4'), prepared.pose,
-                                           prepared.score, edges, tracks, names, size)
+            original = model_input.prepare_pose(rec.xy, rec.score, *recording.frame_size, self.spec.pcutoff,
+                                                self.spec.max_gap, rec.source)
+            ethogram.write_annotated_video(self.arg.video, os.path.join(out_dir, 'annotated.mp4'), original.pose,
+                                           original.score, edges, tracks, names, recording.frame_size)
         for track in tracks:
             counts = np.bincount(track['labels'], minlength=len(names)) / num_frames
             share = ', '.join(f'{n} {100 * c:.0f}%' for n, c in zip(names, counts) if c > 0)
             self.io.print_log(f'{rec.name} [{track["individual"]}]: {len(track["bouts"])} bouts; {share}')
-        return out_dir
+        return {'out_dir': out_dir, 'tracks': tracks, 'num_frames': num_frames, 'name': rec.name, 'fps': out_fps}
+
+    def mean_bout(self, num_class: int, recording: model_input.Recording) -> np.ndarray | None:
+        """For --smooth hmm without --min_bout: the training bouts' mean lengths per class that the model file
+        carries, in the recording's frames (a class without bouts, such as the background, gets the median of the
+        others), or None."""
+        lengths = self.spec.mean_bout
+        if not lengths or self.arg.smooth != 'hmm' or 'min_bout' in self.given:
+            return None
+        scale = recording.source_fps / recording.fps if recording.resampled else 1.0
+        values = np.array([float(lengths.get(name, np.nan)) * scale for name in self.class_names()[:num_class]])
+        if np.isnan(values).all():
+            return None
+        return np.where(np.isnan(values), np.nanmedian(values), values)  # a class without bouts (the background)
 
     def start(self) -> None:
         files = self.input_files()
         class_names = self.class_names()
         scorer = self.anomaly_scorer()
+        truth = self.truth_annotations(files)
         done, refused = [], []
+        scored: list[tuple[str, np.ndarray, np.ndarray]] = []
         for path in files:
             try:
-                done.append((path, self.label_recording(path, class_names, scorer)))
+                fps = self.arg.fps
+                annotation = truth.get(os.path.normpath(path))
+                if fps is None and annotation is not None:
+                    fps = annotation.fps
+                if fps is None and self.arg.video:
+                    fps = dlc_io.video_info(self.arg.video).fps or None
+                result = self.label_recording(path, class_names, scorer, fps)
+                done.append((path, result['out_dir']))
+                if annotation is not None:
+                    scored.extend(self.score(result, annotation, class_names))
             except (ValueError, FileNotFoundError) as exc:
                 if len(files) == 1:
                     raise
@@ -183,55 +287,83 @@ class Demo(Processor):
                 logger.error('%s', exc)
         for path, out_dir in done:
             self.io.print_log(f'labelled {path} -> {out_dir}/ (ethogram.csv, bouts.csv, ethogram.png'
-                              f'{", annotated.mp4" if self.arg.video else ""})')
+                              f'{", annotated.mp4" if self.arg.video else ""}'
+                              f'{", evaluation files" if truth.get(os.path.normpath(path)) else ""})')
+        if len(scored) > 1:
+            self.write_pooled_evaluation(scored, class_names)
         if refused:
             lines = '\n'.join(f'  {p}: {m}' for p, m in refused)
             raise ValueError(f'{len(refused)} of {len(files)} recordings could not be labelled:\n{lines}')
 
-    def read_label_names(self) -> list[str] | None:
-        return read_label_names_at_least(self.arg.label_names, self.bare_model)
+    # ------------------------------------------------------------ evaluation against human labels
+    def truth_annotations(self, files: list[str]) -> dict[str, annotations.Annotation]:
+        """The recordings' human labels (--annotations), by normalised pose-file path; name problems are logged."""
+        if not self.arg.annotations:
+            return {}
+        pairs, problems = annotations.pair_annotations(self.arg.annotations, lambda: files, self.arg.fps,
+                                                       self.arg.stream, self.arg.rater)
+        for problem in problems:
+            self.io.print_log(f'--annotations: {problem}')
+        return {os.path.normpath(path): ann for path, ann in pairs}
 
-    def class_names(self) -> list[str]:
-        if self.label_names:
-            return self.label_names
-        num_class = (self.arg.model_args or {}).get('num_class', 0)
-        return [str(i) for i in range(num_class)]
+    def background(self, class_names: list[str]) -> str | None:
+        background = self.arg.background or self.spec.background
+        if background is not None and background not in class_names:
+            raise ConfigError(f'--background {background!r} is not one of the model\'s classes '
+                              f'({", ".join(class_names)})')
+        return background
 
-    @staticmethod
-    def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
-        parent = REC_Processor.get_parser(add_help=False)  # so every recognition config file is accepted
-        parser = argparse.ArgumentParser(add_help=add_help, parents=[parent], description=__doc__.split('\n')[0])
-        parser.add_argument('--input', help='pose file (DLC .csv/.h5, SLEAP .h5) or a folder of them')
-        parser.add_argument('--video', help='the recording\'s video: writes annotated.mp4 (one --input file)')
-        parser.add_argument('--window', type=int, default=64, help='frames per classified window (default 64)')
-        parser.add_argument('--stride', type=int, default=8, help='frames between window starts (default 8)')
-        parser.add_argument('--fps', type=float, default=None, help='frame rate: adds times in seconds')
-        parser.add_argument('--min_bout', type=int, default=1,
-                            help='bouts shorter than this many frames merge into their longer neighbour (default 1)')
-        parser.add_argument('--features', default=None,
-                            help='features.pkl of main.py extract on the training clips: adds an anomaly score per '
-                                 'frame (mean distance to the 5 nearest training embeddings, standardised)')
-        parser.add_argument('--bodyparts', nargs='+', default=None, help='bodyparts in graph node order (as csv2json)')
-        parser.add_argument('--dlc_config', default=None, help='DLC config.yaml giving the bodypart order (as csv2json)')
-        parser.add_argument('--pcutoff', type=float, default=0.6, help='likelihood below which a point is masked')
-        parser.add_argument('--max_gap', type=int, default=model_input.DEFAULT_MAX_GAP,
-                            help='fill gaps of masked points up to this many frames (as csv2json; 0: off)')
-        parser.add_argument('--width', type=float, default=None, help='frame width in pixels (with --height)')
-        parser.add_argument('--height', type=float, default=None, help='frame height in pixels (with --width)')
-        parser.add_argument('--single', choices=dlc_io.SINGLE_MODES, default='attach',
-                            help='maDLC "single" block: attach to every individual or drop (as csv2json)')
-        return parser
+    def score(self, result: dict[str, Any], annotation: annotations.Annotation, class_names: list[str]
+              ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Score every track of a labelled recording against its human labels; write the evaluation files in the
+        recording's folder and log one summary line per track."""
+        names = class_names[:result['tracks'][0]['probs'].shape[1]]
+        true, report = annotations.frame_labels(annotation, result['num_frames'], names, self.background(names))
+        notes = annotations.describe_report(report)
+        if notes:
+            self.io.print_log(f'{result["name"]} (labels {annotation.source}): {notes}')
+        scored = []
+        for track in result['tracks']:
+            name = result['name'] if len(result['tracks']) == 1 else f'{result["name"]} [{track["individual"]}]'
+            outcome = evaluation.evaluate(true, track['labels'], names)
+            folder = result['out_dir'] if len(result['tracks']) == 1 else os.path.join(
+                result['out_dir'], 'evaluation_' + track['individual'])
+            evaluation.write_evaluation(folder, outcome, names, true=true, pred=track['labels'], fps=result['fps'],
+                                        title=name)
+            self.io.print_log(evaluation.summary_line(name, outcome))
+            scored.append((name, true, track['labels']))
+        return scored
+
+    def write_pooled_evaluation(self, scored: list[tuple[str, np.ndarray, np.ndarray]], class_names: list[str]
+                                ) -> None:
+        names = class_names[:max(int(max(t.max(), p.max())) for _, t, p in scored) + 1]
+        names = class_names if len(names) < len(class_names) else names
+        pooled = evaluation.evaluate_many(scored, names)['pooled']
+        folder = os.path.join(self.arg.work_dir, 'evaluation')
+        evaluation.write_evaluation(folder, pooled, names, title=f'{len(scored)} recordings pooled')
+        self.io.print_log(evaluation.summary_line(f'pooled over {len(scored)}', pooled) + f' -> {folder}/')
+
+
+def to_source_frames(values: np.ndarray, recording: model_input.Recording) -> np.ndarray:
+    """Per-frame values (T', K) at the prepared (model) frame rate -> (T, K) at the file's frames (linear
+    interpolation; the values themselves when nothing was resampled)."""
+    if not recording.resampled:
+        return values
+    positions = np.minimum(recording.source_positions(), len(values) - 1)       # (T,)
+    grid = np.arange(len(values))
+    return np.stack([np.interp(positions, grid, values[:, k]) for k in range(values.shape[1])], axis=1)
 
 
 def check_video_length(video: str, num_frames: int, pose_path: str) -> None:
-    import cv2
-    capture = cv2.VideoCapture(video)
-    try:
-        if not capture.isOpened():
-            raise ValueError(f'{video}: OpenCV cannot open this video')
-        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
+    frames = dlc_io.video_info(video).frames
     if frames != num_frames:
         raise ValueError(f'{video} has {frames} frames but {pose_path} has {num_frames}: they do not belong '
                          'together (or the video was cut)')
+
+
+def _differs(stored: Any, given: Any) -> bool:
+    if isinstance(stored, (list, tuple)) and isinstance(given, (list, tuple)):
+        return len(stored) != len(given) or any(_differs(a, b) for a, b in zip(stored, given))
+    if isinstance(stored, (int, float)) and isinstance(given, (int, float)):
+        return abs(float(stored) - float(given)) > 1e-9
+    return stored != given

@@ -16,7 +16,6 @@ Writes ``work_dir/features.pkl``, a dict (format ``st-gcn-features/1``)::
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 from typing import Any
@@ -26,26 +25,27 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader
 from tqdm import tqdm
 
+from feeder.kinetics_json import read_classes
 from torchlight import atomic_write, save_pickle
 
-from .io import ConfigError
-from .processor import Processor
+from .data import build_feeder, check_dataset
+from .io import IO, ConfigError
 from .report import read_label_names as read_names_file
-from .recognition import REC_Processor
+from .runner import make_runner
 
 FEATURES_FORMAT = 'st-gcn-features/1'
 AUGMENTATION_KEYS = ('random_choose', 'random_shift', 'random_move', 'random_rotate', 'random_scale')
 
 
-class Extractor(Processor):
+class Extractor(IO):
     """Extracts clip embeddings and predictions of a trained model into work_dir/features.pkl."""
+
+    OPTION_GROUPS = ('common', 'model', 'input', 'data', 'evaluation', 'extract')
 
     def prepare(self) -> None:
         self.load_data()
 
     def validate_arg(self) -> None:
-        if not self.arg.model:
-            raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c)')
         if not self.arg.weights:
             raise ConfigError('extract needs --weights (a trained epoch<N>_model.pt, best_model.pt or a '
                               'published model)')
@@ -73,8 +73,8 @@ class Extractor(Processor):
         datasets, self.source_of = [], []
         for name, args in self.sources():
             args = {k: v for k, v in args.items() if k not in AUGMENTATION_KEYS}
-            dataset = self.build_feeder(args, 'test')
-            self.check_dataset(dataset, name, None)
+            dataset = build_feeder(self.arg.feeder, args, 'test', self.arg.debug)
+            check_dataset(dataset, name, None, self.bare_model)
             datasets.append(dataset)
             self.source_of.extend([name] * len(dataset))
         self.datasets = datasets
@@ -83,7 +83,9 @@ class Extractor(Processor):
 
     def read_label_names(self) -> list[str] | None:
         """``--label_names`` may name more classes than the model has (e.g. held-out abnormal clips)."""
-        return read_label_names_at_least(self.arg.label_names, self.bare_model)
+        if self.arg.label_names:
+            return read_label_names_at_least(self.arg.label_names, self.bare_model)
+        return self.model_file_class_names()
 
     def class_names(self) -> list[str] | None:
         if self.label_names:
@@ -91,12 +93,12 @@ class Extractor(Processor):
         for dataset in self.datasets:  # csv2json/gen_trainDataset put classes.txt beside the data
             candidate = os.path.join(os.path.dirname(str(getattr(dataset, 'data_path', ''))), 'classes.txt')
             if os.path.isfile(candidate):
-                return read_names_file(candidate)
+                return read_classes(candidate, file_names=False)
         return None
 
     # ------------------------------------------------------------ run
     def extract(self) -> dict[str, Any]:
-        run = self.inference_runner()  # BatchNorm folded into a copy, micro-batched, inference_mode
+        run = make_runner(self.model, self.dev, self.amp_dtype, self.arg.compile, self.arg.test_batch_size)
         features, scores, labels = [], [], []
         for data, label in tqdm(self.loader, desc='extract', leave=False, disable=None):
             data = data.float().to(self.dev, non_blocking=True)
@@ -137,22 +139,9 @@ class Extractor(Processor):
                           f'values each) saved to {os.path.join(self.arg.work_dir, "features.pkl")}; '
                           f'predictions in {os.path.join(self.arg.work_dir, "predictions.csv")}')
 
-    @staticmethod
-    def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
-        parent = REC_Processor.get_parser(add_help=False)  # so every recognition config file is accepted
-        parser = argparse.ArgumentParser(add_help=add_help, parents=[parent], description=__doc__.split('\n')[0])
-        parser.add_argument('--data_path', nargs='+', default=[],
-                            help='data file(s) to extract instead of the config\'s test split (with --label_path)')
-        parser.add_argument('--label_path', nargs='+', default=[], help='label file(s), one per --data_path')
-        parser.add_argument('--split', nargs='+', default=['test'], choices=['train', 'test', 'val'],
-                            help='config feeder splits to extract: test (= val) and/or train; augmentation is off')
-        return parser
 
-
-def read_label_names_at_least(path: str | None, model) -> list[str] | None:
-    """Class names from ``path`` (one per line), at least as many as the model's classes; None without a path."""
-    if not path:
-        return None
+def read_label_names_at_least(path: str, model) -> list[str]:
+    """Class names from ``path`` (one per line), at least as many as the model's classes."""
     names = read_names_file(path)
     num_class = getattr(getattr(model, 'origin_stream', model), 'num_class', None)
     if num_class is not None and len(names) < num_class:

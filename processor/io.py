@@ -1,64 +1,41 @@
-"""IO processor: arguments (command line > config file > defaults), environment, model and weights."""
+"""IO processor: the options (command line > config file > defaults > what a model file says), the device, the
+work directory and its log, the model and its weights. Every command's processor is an IO.
+
+The set-up runs in this order, each step a method a subclass may extend (calling ``super()``) or replace:
+``load_arg`` -> ``init_environment`` -> ``load_model`` -> ``load_weights`` -> ``gpu`` -> ``prepare``; then
+``start`` runs the command.
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
-import random
 import sys
 from typing import Any, Sequence
 
-import numpy as np
 import torch
-import yaml
 
 import torchlight
-from torchlight import DictAction, import_class, str2bool
-from torchlight.io import load_state_dict_strict
+from feeder.transforms import AUGMENTATION_ARGS, TRANSFORM_ARGS
+from torchlight import DictAction, import_class
+from torchlight.io import load_state_dict_checked
 
-from . import distributed
+from . import distributed, options
+from .checkpoint import ModelFile, portable_model_args, portable_transform, read_model_file
+from .data import derived_seed, seed_everything  # noqa: F401 - re-exported: the processors' seeding helpers
+from .options import ConfigError, read_config  # noqa: F401 - re-exported: what main.py and the tests catch
+from .runner import amp_policy
 
 logger = logging.getLogger(__name__)
 
 
-class ConfigError(ValueError):
-    """A bad config file or option; main.py exits with code 2 for it."""
-
-
-def read_config(path: str, valid: Sequence[str]) -> dict[str, Any]:
-    """Read a YAML config with ``yaml.safe_load``; an unknown key names the key, the file and the closest option."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: config file not found')
-    with open(path, encoding='utf-8') as handle:
-        try:
-            config = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, 'problem_mark', None)
-            where = f' at line {mark.line + 1}' if mark else ''
-            raise ConfigError(f'{path}: not valid YAML{where}') from None
-    if not isinstance(config, dict):
-        raise ConfigError(f'{path}: expected a mapping of option: value, found {type(config).__name__}')
-    for key in config:
-        if key not in valid:
-            raise ConfigError(f'{path}: unknown option {key!r}{torchlight.closest(str(key), valid)}')
-    return config
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
-
-
-def derived_seed(*parts: int) -> int:
-    """A 63-bit seed mixed from integers (seed, epoch, rank, ...): distinct inputs give unrelated seeds."""
-    entropy = [int(p) % 2 ** 63 for p in parts]
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] % 2 ** 63)
-
-
 class IO:
-    """Base processor: parses arguments, sets up the device and work directory, builds the model."""
+    """Base processor: options, environment, model and weights (see the module docstring for the order)."""
+
+    #: the option groups of processor.options this command takes (its ``-h`` and its config keys)
+    OPTION_GROUPS: tuple[str, ...] = ('common', 'model', 'input', 'evaluation')
+    #: the name in messages; main.py sets it to the subcommand
+    command_name = ''
 
     def __init__(self, argv: Sequence[str] | None = None):
         self.load_arg(argv)
@@ -71,25 +48,43 @@ class IO:
     def prepare(self) -> None:
         """What a processor sets up once the model is on its device (data, optimiser, ...); nothing here."""
 
-    # ------------------------------------------------------------ arguments
+    def start(self) -> None:
+        self.io.print_log(f'Parameters:\n{vars(self.arg)}\n')
+
+    # ------------------------------------------------------------ options
+    @classmethod
+    def get_parser(cls, add_help: bool = False) -> argparse.ArgumentParser:
+        return options.build_parser(cls.OPTION_GROUPS, description=(cls.__doc__ or '').split('\n')[0],
+                                    add_help=add_help)
+
     def load_arg(self, argv: Sequence[str] | None = None) -> None:
         argv = list(sys.argv[1:] if argv is None else argv)
         parser = self.get_parser()
         first = parser.parse_args(argv)
+        valid = list(vars(first))
         config: dict[str, Any] = {}
+        self.ignored_config_keys: list[str] = []
         if first.config:
-            config = read_config(first.config, list(vars(first)))
+            config = read_config(first.config, valid)
+            self.ignored_config_keys = options.other_commands_keys(first.config, valid)
             parser.set_defaults(**config)
         self.arg = parser.parse_args(argv)
         # key=value options given on the command line merge into the config file's dict
         given = self._given_on_command_line(argv)
         for action in parser._actions:
             if isinstance(action, DictAction) and action.dest in given and isinstance(config.get(action.dest), dict):
-                merged = dict(config[action.dest])
-                merged.update(given[action.dest])
-                setattr(self.arg, action.dest, merged)
-        self.command_line = ['main.py', getattr(self, 'command_name', '')] + argv
+                setattr(self.arg, action.dest, {**config[action.dest], **given[action.dest]})
+        self.given = set(config) | set(given)  # the options the user chose (the rest are defaults)
+        self.command_line = ['main.py', self.command_name] + argv
         self.validate_arg()
+        self.model_file: ModelFile | None = None
+        if self.takes_model_file() and self.arg.weights:
+            self.model_file = read_model_file(self.arg.weights)
+            if self.model_file.has_spec:
+                self.apply_model_file(self.model_file)
+        if not self.arg.model:
+            raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c), or '
+                              'give --weights a model file written by training')
 
     def _given_on_command_line(self, argv: Sequence[str]) -> dict[str, Any]:
         parser = self.get_parser()
@@ -98,10 +93,34 @@ class IO:
         return vars(parser.parse_args(argv))
 
     def validate_arg(self) -> None:
-        """Check option values that argparse cannot; raise ConfigError naming the option."""
-        if not self.arg.model:
-            raise ConfigError('no model given: set --model (e.g. net.st_gcn.Model) or use a config file (-c)')
+        """Check option values that argparse cannot; raise ConfigError naming the option. Runs before any file
+        is read."""
 
+    def takes_model_file(self) -> bool:
+        """Whether this run takes the model, its arguments and its input preparation from a model file given to
+        --weights (evaluation and labelling do; training only initialises from its weights)."""
+        return True
+
+    def apply_model_file(self, model_file: ModelFile) -> None:
+        """Take --model, --model_args and the test feeder's transform from a model file written by training; a
+        value the user gave that contradicts it is refused (the model would silently get other input)."""
+        name = model_file.path
+        if 'model' in self.given and self.arg.model != model_file.model:
+            raise ConfigError(f'--model {self.arg.model} contradicts {name}, a {model_file.model} (leave --model '
+                              'out to use the model file\'s)')
+        self.arg.model = model_file.model
+        if 'model_args' in self.given:
+            _check_agree('model_args', portable_model_args(self.arg.model_args), model_file.model_args, name)
+        self.arg.model_args = dict(model_file.model_args)
+        if model_file.input is not None and model_file.input.transform is not None:
+            feeder_args = dict(getattr(self.arg, 'test_feeder_args', None) or {})
+            given = {k: v for k, v in feeder_args.items() if k in TRANSFORM_ARGS and k not in AUGMENTATION_ARGS}
+            if given:
+                _check_agree('test_feeder_args', portable_transform(given), model_file.input.transform, name)
+            others = {k: v for k, v in feeder_args.items() if k not in TRANSFORM_ARGS}
+            self.arg.test_feeder_args = {**others, **model_file.input.transform}
+
+    # ------------------------------------------------------------ environment
     def init_environment(self) -> None:
         self.dist = distributed.detect()
         self.dev = self.select_device()
@@ -109,6 +128,9 @@ class IO:
         self.io = torchlight.IO(self.arg.work_dir, save_log=self.arg.save_log, print_log=self.arg.print_log,
                                 enabled=self.is_main_process)
         self.io.save_arg(self.arg, self.command_line)
+        if self.ignored_config_keys:
+            self.io.print_log(f'{self.arg.config}: options of other commands left out: '
+                              f'{", ".join(self.ignored_config_keys)}.')
         if self.dist.enabled:
             self.io.print_log(f'Distributed run: {self.dist.world_size} processes, backend '
                               f'{torch.distributed.get_backend()}, rank 0 writes the outputs.')
@@ -117,6 +139,14 @@ class IO:
         if self.arg.seed is None:
             self.io.print_log(f'No --seed given; using seed {self.seed}.')
         seed_everything(self.seed + self.dist.rank)  # every rank its own dropout/augmentation stream
+        self.amp_dtype, use_scaler = amp_policy(self.dev, self.arg.amp)
+        self.scaler = torch.amp.GradScaler('cuda') if use_scaler else None
+        if self.arg.amp:
+            if self.amp_dtype is None:
+                self.io.print_log('--amp: this CPU has no fast bfloat16 support; running in float32.')
+            else:
+                self.io.print_log(f'--amp: autocast to {str(self.amp_dtype).replace("torch.", "")} on '
+                                  f'{self.dev.type}{" with a GradScaler" if self.scaler else ""}.')
 
     @property
     def is_main_process(self) -> bool:
@@ -124,7 +154,6 @@ class IO:
         dist_info = getattr(self, 'dist', None)
         return dist_info is None or dist_info.is_main
 
-    # ------------------------------------------------------------ device
     def select_device(self) -> torch.device:
         use_gpu = self.arg.use_gpu
         if use_gpu is None:
@@ -159,11 +188,26 @@ class IO:
             self.model = model_class(**self.arg.model_args)
         except TypeError as exc:
             raise ConfigError(f'model_args do not fit {self.arg.model}: {exc}') from None
+        self.label_names = self.read_label_names()
+
+    def read_label_names(self) -> list[str] | None:
+        """``--label_names`` (exactly one name per class of the model), else the names a model file carries."""
+        num_class = getattr(getattr(self.model, 'origin_stream', self.model), 'num_class', None)
+        if getattr(self.arg, 'label_names', None):
+            from .report import read_label_names
+            return read_label_names(self.arg.label_names, num_class)
+        return self.model_file_class_names()
+
+    def model_file_class_names(self) -> list[str] | None:
+        spec = self.model_file.input if self.model_file is not None else None
+        return list(spec.class_names) if spec is not None and spec.class_names else None
 
     def load_weights(self) -> None:
-        if self.arg.weights:
-            self.io.print_log(f'Load weights from {self.arg.weights}.')
-            load_state_dict_strict(self.model, self.arg.weights, self.arg.ignore_weights)
+        if not self.arg.weights:
+            return
+        self.io.print_log(f'Load weights from {self.arg.weights}.')
+        weights = self.model_file if self.model_file is not None else read_model_file(self.arg.weights)
+        load_state_dict_checked(self.model, weights.state_dict, self.arg.weights, self.arg.ignore_weights)
 
     def gpu(self) -> None:
         self.model = self.model.to(self.dev)
@@ -178,30 +222,10 @@ class IO:
         """The model without a DataParallel/DistributedDataParallel wrapper."""
         return self.model.module if hasattr(self.model, 'module') else self.model
 
-    def start(self) -> None:
-        self.io.print_log(f'Parameters:\n{vars(self.arg)}\n')
 
-    # ------------------------------------------------------------ options
-    @staticmethod
-    def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(add_help=add_help, description='IO processor')
-        parser.add_argument('-w', '--work_dir', default='./work_dir/tmp', help='folder for logs, config, weights and results')
-        parser.add_argument('-c', '--config', default=None, help='YAML config file; command-line options override it')
-        parser.add_argument('--use_gpu', type=str2bool, default=None,
-                            help='true/false; default: use CUDA when it is available')
-        parser.add_argument('--device', type=int, default=[0], nargs='+',
-                            help='CUDA device indices; several mean DataParallel over them (under torchrun each '
-                                 'process uses GPU LOCAL_RANK instead)')
-        parser.add_argument('--print_log', type=str2bool, default=True, help='print the log to the console (true/false)')
-        parser.add_argument('--save_log', type=str2bool, default=True, help='write work_dir/log.txt (true/false)')
-        parser.add_argument('--seed', type=int, default=0,
-                            help='seed of python, numpy, torch and the data loaders (an integer; same seed, same '
-                                 'CPU run)')
-        parser.add_argument('--model', default=None, help='model class as a dotted path, e.g. net.st_gcn.Model')
-        parser.add_argument('--model_args', action=DictAction, default=dict(),
-                            help="model arguments as key=value (Python literals), merged into the config's, e.g. "
-                                 "num_class=5 \"graph_args={'layout': 'rat', 'strategy': 'spatial'}\"")
-        parser.add_argument('--weights', default=None, help='weights file (.pt state dict) to initialise the model')
-        parser.add_argument('--ignore_weights', type=str, default=[], nargs='+',
-                            help='name prefixes of weights not to load (e.g. fcn to fine-tune on new classes)')
-        return parser
+def _check_agree(option: str, mine: dict[str, Any], stored: dict[str, Any], path: str) -> None:
+    """Refuse, naming the first key, a value the user gave for ``option`` that differs from the model file's."""
+    for key in sorted(mine):
+        if mine[key] != stored.get(key):
+            raise ConfigError(f'--{option} {key}={mine[key]!r} contradicts {path}, which was trained with '
+                              f'{key}={stored.get(key)!r} (leave it out to use the model file\'s)')

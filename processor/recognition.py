@@ -1,17 +1,15 @@
 """Recognition processor: train and test a skeleton action classifier."""
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
 from net.st_gcn import weights_init
-from torchlight import str2bool
 
 from . import distributed, report
+from .optim import build_optimizer, learning_rate, set_learning_rate
 from .processor import Processor
 
 
@@ -21,26 +19,16 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
     def load_model(self) -> None:
         super().load_model()
         self.model.apply(weights_init)
-        self.loss = nn.CrossEntropyLoss()
 
     def load_optimizer(self) -> None:
-        if self.arg.optimizer == 'SGD':
-            self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.arg.base_lr, momentum=0.9,
-                                             nesterov=self.arg.nesterov, weight_decay=self.arg.weight_decay)
-        else:
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.arg.base_lr,
-                                              weight_decay=self.arg.weight_decay)
+        self.optimizer = build_optimizer(self.model.parameters(), self.arg.optimizer, self.arg.base_lr,
+                                         self.arg.nesterov, self.arg.weight_decay)
         self.lr = self.arg.base_lr
+        self.loss = nn.CrossEntropyLoss(weight=self.loss_weights)
 
     def adjust_lr(self) -> None:
-        if self.arg.optimizer == 'SGD' and self.arg.step:
-            decays = int(np.sum(self.meta_info['epoch'] >= np.array(self.arg.step)))
-            lr = self.arg.base_lr * (0.1 ** decays)
-        else:
-            lr = self.arg.base_lr
-        for group in self.optimizer.param_groups:
-            group['lr'] = lr
-        self.lr = lr
+        self.lr = learning_rate(self.arg.base_lr, self.meta_info['epoch'], self.arg.step, self.arg.optimizer)
+        set_learning_rate(self.optimizer, self.lr)
 
     def show_topk(self, k: int) -> float:
         accuracy = report.topk_accuracy(self.result, self.label, k)
@@ -120,20 +108,3 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
             self.topk = {k: self.show_topk(k) for k in self.arg.show_topk}
             self.eval_info = {'val_loss': val_loss, 'top1': 100 * report.topk_accuracy(scores, labels, 1),
                               'top5': 100 * report.topk_accuracy(scores, labels, 5)}
-
-    @staticmethod
-    def get_parser(add_help: bool = False) -> argparse.ArgumentParser:
-        parent = Processor.get_parser(add_help=False)
-        parser = argparse.ArgumentParser(add_help=add_help, parents=[parent],
-                                         description='Spatial Temporal Graph Convolution Network')
-        parser.add_argument('--show_topk', type=int, default=[1, 5], nargs='+', help='which Top K accuracy to show')
-        parser.add_argument('--base_lr', type=float, default=0.01, help='initial learning rate')
-        parser.add_argument('--step', type=int, default=[], nargs='+',
-                            help='epochs at which the learning rate is multiplied by 0.1 (SGD)')
-        parser.add_argument('--optimizer', default='SGD', choices=['SGD', 'Adam'], help='SGD or Adam')
-        parser.add_argument('--nesterov', type=str2bool, default=True, help='Nesterov momentum for SGD (true/false)')
-        parser.add_argument('--weight_decay', type=float, default=0.0001, help='weight decay (L2) of the optimiser')
-        parser.add_argument('--label_names', default=None,
-                            help='file with one class name per line, in label order (e.g. classes.txt of '
-                                 'csv2json), used in per_class.csv and confusion_matrix.png')
-        return parser

@@ -66,11 +66,12 @@ class ConvertOptions:
     target_fps: float | None = None
     min_len: int = 1
     background: str | None = None
+    mean_bout: dict[str, float] | None = None
 
     def input_options(self, fps: float | None) -> dict:
         """The preprocessing options every clip records (its ``input`` entry)."""
         return {'pcutoff': self.pcutoff, 'max_gap': self.max_gap, 'fps': fps, 'single': self.single,
-                'rename': dict(self.rename)}
+                'rename': dict(self.rename), 'background': self.background, 'mean_bout': self.mean_bout}
 
     def validate(self) -> None:
         if self.clip_len <= 0:
@@ -340,53 +341,14 @@ def pose_files_of(inputs: Sequence[str]) -> list[str]:
     return files
 
 
-def annotation_files_of(paths: Sequence[str]) -> list[str]:
-    """The files named in ``paths`` and those in its folders (hidden files skipped)."""
-    files: list[str] = []
-    for item in paths:
-        if os.path.isdir(item):
-            files.extend(sorted(os.path.join(item, f) for f in os.listdir(item)
-                                if not f.startswith('.') and os.path.isfile(os.path.join(item, f))))
-        elif not os.path.exists(item):
-            raise FileNotFoundError(f'{item}: no such annotations file or folder (--annotations)')
-        else:
-            files.append(item)
-    if not files:
-        raise ValueError(f'{", ".join(paths)}: no annotation files')
-    return files
-
-
 def jobs_from_annotations(paths: Sequence[str], inputs: Sequence[str] = (), fps: float | None = None,
                           stream: str | None = None, rater: str | None = None
                           ) -> tuple[list[Job], list[str]]:
-    """Jobs for annotated recordings, and the problems found matching them (one line each).
-
-    ``paths``: annotation files or folders of them (the format of each is read from its content).
-    Annotations that name their pose file (csv2json's bouts CSV; a ``DLCFile`` column) are paired with
-    it; the others are matched by name to the pose files of ``inputs`` (see
-    :func:`feeder.annotations.match_annotations`). Files that are not annotations are refused with a
-    ValueError naming them; ``inputs`` may then hold the pose files too.
-    """
-    read: list[annotations.Annotation] = []
-    files = annotation_files_of(paths)
-    for path in files:
-        read.extend(annotations.read_annotations(path, fps=fps, stream=stream, rater=rater))
-    jobs = [Job(path=os.path.normpath(ann.pose_file), annotation=ann) for ann in read
-            if ann.pose_file is not None and os.path.isfile(ann.pose_file)]
-    by_name = [ann for ann in read if ann.pose_file is None or not os.path.isfile(ann.pose_file)]
-    problems: list[str] = []
-    if by_name:
-        if not inputs:
-            missing = [ann.pose_file or ann.source for ann in by_name]
-            raise FileNotFoundError(f'{missing[0]}: no such pose file; give the recordings with --input')
-        annotation_files = {os.path.abspath(path) for path in files}
-        candidates = [path for path in pose_files_of(inputs) if os.path.abspath(path) not in annotation_files
-                      and os.path.normpath(path) not in {job.path for job in jobs}]
-        pairs, problems = annotations.match_annotations(candidates, by_name)
-        jobs.extend(Job(path=path, annotation=ann) for path, ann in pairs)
-    if not jobs:
-        raise ValueError('no recording has annotations: ' + ('; '.join(problems) or 'nothing matched'))
-    return jobs, problems
+    """Jobs for annotated recordings, and the problems found matching them (one line each); see
+    :func:`feeder.annotations.pair_annotations`."""
+    pairs, problems = annotations.pair_annotations(paths, lambda: pose_files_of(inputs) if inputs else None, fps,
+                                                   stream, rater)
+    return [Job(path=path, annotation=ann) for path, ann in pairs], problems
 
 
 def resolve_classes(labels: Sequence[str], classes: Sequence[str] | None, output: str,
@@ -576,6 +538,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.background is not None:
         labels.append(args.background)
     classes = resolve_classes(labels, args.classes, args.output, annotated=args.annotations is not None)
+    annotated = [job.annotation for job in jobs if job.annotation is not None]
+    if annotated:  # for smoothing the ethograms of models trained on these clips (main.py demo --smooth hmm)
+        opts = dataclasses.replace(opts, mean_bout=annotations.mean_bout_lengths(
+            annotated, classes, scale=None if opts.target_fps is None else opts.target_fps))
     if args.background is not None and args.background not in classes:
         raise ValueError(f'--background {args.background!r} is not one of --classes {", ".join(classes)}')
     created = not os.path.isdir(args.output)

@@ -127,13 +127,14 @@ def torch_load(path: str, what: str = 'PyTorch weights file') -> Any:
                          f'{str(exc).splitlines()[0] if str(exc) else ""})') from None
 
 
-def read_state_dict(weights_path: str) -> OrderedDict:
+def read_state_dict(weights_path: str, content: Any = None) -> OrderedDict:
     """Read a weights file: a plain state dict (the published models, older epoch<N>_model.pt), a model file with
-    its input spec (``state_dict`` entry) or a training checkpoint (``model`` entry)."""
-    if not os.path.isfile(weights_path):
+    its input spec (``state_dict`` entry) or a training checkpoint (``model`` entry). ``content``: the file's
+    content when the caller has loaded it already."""
+    if content is None and not os.path.isfile(weights_path):
         raise FileNotFoundError(f'{weights_path}: weights file not found (download the published models with '
                                 '`bash tools/get_models.sh`, or give the path of a trained epoch<N>_model.pt)')
-    state = torch_load(weights_path, 'PyTorch weights file')
+    state = torch_load(weights_path, 'PyTorch weights file') if content is None else content
     if isinstance(state, Mapping):
         for key in ('state_dict', 'model'):
             if key in state and isinstance(state[key], Mapping):

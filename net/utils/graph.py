@@ -148,6 +148,20 @@ def layout_spec(layout: str | Mapping[str, Any]) -> LayoutSpec:
     return spec
 
 
+def portable_layout(layout: str | Mapping[str, Any]) -> str | dict[str, Any]:
+    """The layout as plain data that needs no file: a named layout stays its name; a mapping (a DeepLabCut
+    ``{dlc_config: path}`` included) becomes ``{num_node, edges, center, names}``, what a model file stores."""
+    if isinstance(layout, str):
+        layout_spec(layout)  # checks the name
+        return layout
+    spec = layout_spec(layout)
+    portable: dict[str, Any] = {'num_node': spec.num_node, 'edges': [list(edge) for edge in spec.edges],
+                                'center': spec.center}
+    if spec.names is not None:
+        portable['names'] = list(spec.names)
+    return portable
+
+
 class Graph:
     """The adjacency stack of a skeleton graph.
 

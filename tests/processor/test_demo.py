@@ -47,7 +47,7 @@ def run_demo(tmp_path, trained_rat, recording, *extra):
     work = tmp_path / 'demo'
     argv = ['demo', '-w', str(work), *RAT_MODEL_ARGS, '--weights', trained_rat['weights'], '--input', recording,
             '--window', '16', '--stride', '4', '--width', '640', '--height', '480', '--label_names', str(names),
-            '--num_worker', '0', *extra]
+            *extra]
     assert main_module.main(argv) == 0
     return work / os.path.splitext(os.path.basename(recording))[0]
 

@@ -38,7 +38,7 @@ def test_short_training_learns_and_writes_outputs(trained_rat):
     assert header.startswith('# command line: main.py recognition -w')
     config = yaml.safe_load((work / 'config.yaml').read_text())
     assert config['model_args']['graph_args'] == {'layout': 'rat', 'strategy': 'spatial'}
-    state = torch.load(work / 'epoch10_model.pt', weights_only=True)
+    state = torch.load(work / 'epoch10_model.pt', weights_only=True)['state_dict']  # beside the model and input spec
     assert 'fcn.weight' in state and not any(k.startswith('module.') for k in state)
 
 
@@ -184,7 +184,7 @@ def test_compile_all_trains_through_a_compiled_wrapper_and_saves_plain_names(tmp
     processor.start()
     assert len(compiled) == 2  # the training model, then the evaluation copy's backbone at the end of the epoch
     assert compiled[1].__name__ == 'forward_features'
-    state = torch.load(tmp_path / 'w' / 'epoch1_model.pt', weights_only=True)
+    state = torch.load(tmp_path / 'w' / 'epoch1_model.pt', weights_only=True)['state_dict']
     assert set(state) == set(processor.model.state_dict()) and not any('_orig_mod' in k for k in state)
 
 

@@ -85,15 +85,15 @@ def test_killed_run_resumes_bit_identically(tmp_path, tiny_dataset):
 
     assert main_module.main(_argv(work, tiny_dataset, '--resume')) == 0
     assert load_checkpoint(str(work / 'checkpoint.pt'))['epoch'] == NUM_EPOCH
-    expected = torch.load(reference / f'epoch{NUM_EPOCH}_model.pt', weights_only=True)
-    resumed = torch.load(work / f'epoch{NUM_EPOCH}_model.pt', weights_only=True)
+    expected = torch.load(reference / f'epoch{NUM_EPOCH}_model.pt', weights_only=True)['state_dict']
+    resumed = torch.load(work / f'epoch{NUM_EPOCH}_model.pt', weights_only=True)['state_dict']
     assert expected.keys() == resumed.keys()
     different = [k for k in expected if not torch.equal(expected[k], resumed[k])]
     assert different == []
     assert _metrics(work) == _metrics(reference)
     assert len(_metrics(work)) == NUM_EPOCH
-    assert torch.equal(torch.load(reference / 'best_model.pt', weights_only=True)['fcn.weight'],
-                       torch.load(work / 'best_model.pt', weights_only=True)['fcn.weight'])
+    assert torch.equal(torch.load(reference / 'best_model.pt', weights_only=True)['state_dict']['fcn.weight'],
+                       torch.load(work / 'best_model.pt', weights_only=True)['state_dict']['fcn.weight'])
     log = (work / 'log.txt').read_text()
     assert f'Resumed from {work / "checkpoint.pt"}: {interrupted_at} epochs' in log
 
@@ -131,5 +131,5 @@ def test_same_seed_same_run_with_workers(tmp_path, tiny_dataset):
     for name in ('a', 'b'):
         work = tmp_path / name
         assert main_module.main(_argv(work, tiny_dataset, '--num_epoch', '1', '--num_worker', '2', val=False)) == 0
-        weights.append(torch.load(work / 'epoch1_model.pt', weights_only=True))
+        weights.append(torch.load(work / 'epoch1_model.pt', weights_only=True)['state_dict'])
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
