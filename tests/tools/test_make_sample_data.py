@@ -1,6 +1,7 @@
 """tools/make_sample_data.py: determinism, the DeepLabCut file format, likelihoods and behaviours that differ."""
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -55,6 +56,23 @@ def test_same_seed_same_bytes_other_seed_other_bytes(sample, tmp_path):
     assert first['config.yaml'] == other['config.yaml']
     csvs = [name for name in first if name.endswith('.csv')]
     assert all(first[name] != other[name] for name in csvs)
+
+
+# sha256 over the sorted relative paths and contents of make_sample(**SMALL); pins the single-animal sample so that
+# changes to the shared body model (the social sample reuses it) cannot alter it unnoticed
+SMALL_DIGEST = 'fcf90a3bce2180589e53f25bdf18c4d3827bd3741c5792f4643a4e135d0968d6'
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.replace(os.sep, '/').encode() + b'\0' + files[name])
+    return digest.hexdigest()
+
+
+def test_the_sample_bytes_are_pinned(sample):
+    out, _ = sample
+    assert _digest(_files(out)) == SMALL_DIGEST
 
 
 def test_header_is_dlc_single_animal_and_pandas_reads_it_back(sample):
