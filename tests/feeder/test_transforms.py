@@ -406,6 +406,17 @@ def test_the_audit_is_one_log_line_per_split(caplog):
     assert transform.audit_message(transform.audit(_audit_clips()[:1]), 'val') is None
 
 
+def test_feeder_logs_the_audit_of_its_split(tmp_path, caplog):
+    data_path, label_path = write_dataset(tmp_path, 'train', _audit_clips(), [0, 1, 0, 1, 0, 1])
+    with caplog.at_level(logging.WARNING):
+        feeder = Feeder(data_path, label_path, normalize='egocentric_clip', center_joint='spine',
+                        heading_joints=['tail_base', 'neck'], layout='rat')
+        Feeder(data_path, label_path)  # frame: nothing to say
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith('train_data.npy: 3 of 6 clips have an individual')
+    assert (feeder[1][0][..., 1] == 0).all()
+
+
 def test_random_individual_order_permutes_the_slots_reproducibly():
     data = _pixels_to_data(_pair_pixels(), _score(M=2))
     data = np.concatenate([data, data[..., :1] * 0.5], axis=3)  # three slots, all different
@@ -455,3 +466,28 @@ def test_individual_orders_and_each_order():
     plain = _build('egocentric_focal', channels=['xy_score', 'velocity'])
     np.testing.assert_array_equal(batch[1], plain(data[..., [1, 0]]))
     np.testing.assert_array_equal(batch[0], plain(data))
+
+
+def test_feeder_kinetics_logs_the_audit_of_its_clips(tmp_path, caplog):
+    clips = _audit_clips()
+    (tmp_path / 'clips').mkdir()
+    labels = {}
+    for i, clip in enumerate(clips):
+        frames = [{'frame_index': t, 'skeleton': [{
+            'pose': [float(v) for xy in zip(clip[0, t, :, m] + 0.5, clip[1, t, :, m] + 0.5) for v in xy],
+            'score': [float(s) for s in clip[2, t, :, m]]} for m in range(2)]} for t in range(clip.shape[1])]
+        with open(tmp_path / 'clips' / f'c{i}.json', 'w') as handle:
+            json.dump({'data': frames, 'label': 'x', 'label_index': 0}, handle)
+        labels[f'c{i}'] = {'has_skeleton': True, 'label': 'x', 'label_index': 0}
+    with open(tmp_path / 'label.json', 'w') as handle:
+        json.dump(labels, handle)
+    with caplog.at_level(logging.WARNING):
+        Feeder_kinetics(str(tmp_path / 'clips'), str(tmp_path / 'label.json'), max_frame=clips.shape[2],
+                        normalize='egocentric_focal', center_joint='spine', heading_joints=['tail_base', 'neck'],
+                        layout='rat', random_individual_order=True)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # the reader sorts the individuals of each frame by summed score, which here puts the one with fewer visible
+    # joints in slot 1, so the focal slot 0 can always be aligned
+    assert warnings == ['clips: 3 of 6 clips have an individual whose reference joints (spine; tail_base -> neck) '
+                        'are never visible: it enters as an empty slot; in 1 of 6 clips no individual can be '
+                        'aligned: all zeros (normalize egocentric_focal)']
