@@ -172,27 +172,50 @@ def _walking(k: Kinematics, rng: np.random.Generator, fps: float, box: tuple[flo
              scale: float) -> None:
     """Walks along its heading with a diagonal-pair (trot-like) stride, tail sway, and turns away from walls."""
     n = len(k.cx)
-    speed = rng.uniform(0.55, 1.1) * 80.0 * scale  # pixels / second: 0.55 to 1.1 body lengths a second
-    speed_t = speed * (1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * np.arange(n) / fps
-                                          + rng.uniform(0, 2 * np.pi)))
-    stride = rng.uniform(30.0, 42.0) * scale  # pixels travelled per stride
-    curvature = _ou(rng, n, fps, rng.uniform(0.002, 0.006) / scale, 1.0)  # 1 / pixel
+    speed, speed_t, stride, curvature = _walker(rng, n, fps, scale)
     x0, y0, x1, y1 = box
     x, y, heading = k.cx[0], k.cy[0], k.heading[0]
     turn_rate = np.empty(n)
     for i in range(n):
-        omega = curvature[i] * speed_t[i]
-        ahead_x = x + np.cos(heading) * 1.2 * speed
-        ahead_y = y + np.sin(heading) * 1.2 * speed
-        if not (x0 < ahead_x < x1 and y0 < ahead_y < y1):  # a wall ahead: turn towards the arena centre
-            to_centre = np.arctan2((y0 + y1) / 2 - y, (x0 + x1) / 2 - x)
-            omega += 2.5 * np.sign(np.sin(to_centre - heading) or 1.0)
+        omega = curvature[i] * speed_t[i] + _wall_turn(x, y, heading, 1.2 * speed, box)
         omega = float(np.clip(omega, -3.0, 3.0))
         turn_rate[i] = omega
         k.cx[i], k.cy[i], k.heading[i] = x, y, heading
         heading += omega / fps
         x = float(np.clip(x + np.cos(heading) * speed_t[i] / fps, x0, x1))
         y = float(np.clip(y + np.sin(heading) * speed_t[i] / fps, y0, y1))
+    _stride_gait(k, rng, fps, speed_t, turn_rate, stride, scale)
+
+
+def _walker(rng: np.random.Generator, n: int, fps: float,
+            scale: float) -> tuple[float, np.ndarray, float, np.ndarray]:
+    """A walker's own pace: (speed, pixels / second: 0.55 to 1.1 body lengths a second; that speed over the frames,
+    varying by +-20 % over 2.5 to 7 s; stride, pixels per stride; path curvature over the frames, 1 / pixel)."""
+    speed = rng.uniform(0.55, 1.1) * 80.0 * scale
+    speed_t = speed * (1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * np.arange(n) / fps
+                                          + rng.uniform(0, 2 * np.pi)))
+    stride = rng.uniform(30.0, 42.0) * scale
+    curvature = _ou(rng, n, fps, rng.uniform(0.002, 0.006) / scale, 1.0)
+    return speed, speed_t, stride, curvature
+
+
+def _wall_turn(x: float, y: float, heading: float, lookahead: float, box: tuple[float, float, float, float],
+               rate: float = 2.5) -> float:
+    """Turn rate (radians / second) towards the arena centre when the point ``lookahead`` pixels ahead is outside
+    ``box``, else 0."""
+    x0, y0, x1, y1 = box
+    if x0 < x + np.cos(heading) * lookahead < x1 and y0 < y + np.sin(heading) * lookahead < y1:
+        return 0.0
+    to_centre = np.arctan2((y0 + y1) / 2 - y, (x0 + x1) / 2 - x)
+    return rate * float(np.sign(np.sin(to_centre - heading)) or 1.0)
+
+
+def _stride_gait(k: Kinematics, rng: np.random.Generator, fps: float, speed_t: np.ndarray, turn_rate: np.ndarray,
+                 stride: float, scale: float) -> None:
+    """The body of a walking animal: diagonal-pair (trot-like) paw strides of ``stride`` pixels at the speed
+    ``speed_t`` (pixels / second), the body bent along its path's curvature (``turn_rate``, radians / second), head
+    bob and tail sway at the stride rhythm."""
+    n = len(k.cx)
     phase = 2 * np.pi * np.cumsum(speed_t / stride) / fps + rng.uniform(0, 2 * np.pi)
     reach = stride / scale / 4.0  # paw excursion in reference pixels
     for paw, offset in zip(range(4), (0.0, np.pi, np.pi, 0.0)):  # LF+RH together, RF+LH together
@@ -515,39 +538,67 @@ def simulate_recording(behaviour: str, animal: Animal, rng: np.random.Generator,
 
 # ---------------------------------------------------------------- writing
 
-def dlc_csv_text(data: np.ndarray, scorer: str = SCORER, bodyparts: Sequence[str] = BODYPARTS) -> str:
-    """A (T, V, 3) x/y/likelihood array as the text of a single-animal DeepLabCut analysis CSV."""
+def _cell(value: float) -> str:
+    """A CSV cell: the float at full precision, empty for NaN (a point DeepLabCut did not find)."""
+    return repr(value) if value == value else ''
+
+
+def dlc_csv_text(data: np.ndarray, scorer: str = SCORER, bodyparts: Sequence[str] = BODYPARTS,
+                 individuals: Sequence[str] | None = None) -> str:
+    """A (T, V, 3) x/y/likelihood array as the text of a single-animal DeepLabCut analysis CSV; with
+    ``individuals``, a (T, I, V, 3) array as a multi-animal (maDLC) one, with the ``individuals`` header row.
+    NaN is written as an empty cell."""
+    if individuals is not None:
+        if data.ndim != 4 or data.shape[1] != len(individuals):
+            raise ValueError(f'data of shape {data.shape} does not hold {len(individuals)} individuals (T, I, V, 3)')
+        names = [name for name in individuals for _ in range(3 * data.shape[2])]
+        data = data.reshape(len(data), -1, 3)  # (T, I*V, 3)
+        bodyparts = list(bodyparts) * len(individuals)
     n, v, _ = data.shape
     if v != len(bodyparts):
         raise ValueError(f'data has {v} bodyparts but {len(bodyparts)} names were given')
     lines = ['scorer,' + ','.join([scorer] * (3 * v)),
              'bodyparts,' + ','.join(name for name in bodyparts for _ in range(3)),
              'coords,' + ','.join(['x', 'y', 'likelihood'] * v)]
+    if individuals is not None:
+        lines.insert(1, 'individuals,' + ','.join(names))
     rows = data.reshape(n, 3 * v).astype(np.float64).tolist()  # float32 values, written at full precision
-    lines.extend(f'{i},' + ','.join(map(repr, row)) for i, row in enumerate(rows))
+    lines.extend(f'{i},' + ','.join(map(_cell, row)) for i, row in enumerate(rows))
     return '\n'.join(lines) + '\n'
 
 
-def dlc_config_text(recordings: Sequence[str], width: int, height: int) -> str:
-    """A DeepLabCut project ``config.yaml`` for the sample (the keys a DLC 2.x single-animal project has)."""
-    project = f'/path/to/{TASK}-{EXPERIMENTER}-2024-11-26'
+def dlc_config_text(recordings: Sequence[str], width: int, height: int, task: str = TASK,
+                    individuals: Sequence[str] | None = None) -> str:
+    """A DeepLabCut project ``config.yaml`` for the sample: the keys a DLC 2.x single-animal project has, or with
+    ``individuals`` those of a multi-animal project (``multianimalbodyparts``, ``bodyparts: MULTI!``)."""
+    project = f'/path/to/{task}-{EXPERIMENTER}-2024-11-26'
     videos = ''.join(f'  {project}/videos/{name}.mp4:\n    crop: 0, {width}, 0, {height}\n' for name in recordings)
     bodyparts = ''.join(f'- {name}\n' for name in BODYPARTS)
     skeleton = ''.join(f'- - {BODYPARTS[a]}\n  - {BODYPARTS[b]}\n' for a, b in SKELETON)
+    if individuals is None:
+        project_kind = 'multianimalproject: false\nidentity:\n'
+        parts = f'bodyparts:\n{bodyparts}'
+        training = 'default_net_type: resnet_50\ndefault_augmenter: default\n'
+    else:
+        project_kind = 'multianimalproject: true\nidentity: false\n'
+        animals = ''.join(f'- {name}\n' for name in individuals)
+        parts = f'individuals:\n{animals}uniquebodyparts: []\nmultianimalbodyparts:\n{bodyparts}bodyparts: MULTI!\n'
+        training = ('default_net_type: dlcrnet_ms5\ndefault_augmenter: multi-animal-imgaug\n'
+                    'default_track_method: ellipse\n')
     return (
         '    # Project definitions (do not edit)\n'
-        f'Task: {TASK}\nscorer: {EXPERIMENTER}\ndate: {DATE}\nmultianimalproject: false\nidentity:\n\n'
+        f'Task: {task}\nscorer: {EXPERIMENTER}\ndate: {DATE}\n{project_kind}\n'
         '    # Project path (change when moving around)\n'
         f'project_path: {project}\n\n'
         '    # Annotation data set configuration (and individual video cropping parameters)\n'
-        f'video_sets:\n{videos}bodyparts:\n{bodyparts}\n'
+        f'video_sets:\n{videos}{parts}\n'
         '    # Fraction of video to start/stop when extracting frames for labeling/refinement\n'
         'start: 0\nstop: 1\nnumframes2pick: 20\n\n'
         '    # Plotting configuration\n'
         f'skeleton:\n{skeleton}skeleton_color: black\npcutoff: {PCUTOFF}\ndotsize: 8\nalphavalue: 0.7\n'
         'colormap: rainbow\n\n'
         '    # Training,Evaluation and Analysis configuration\n'
-        'TrainingFraction:\n- 0.95\niteration: 0\ndefault_net_type: resnet_50\ndefault_augmenter: default\n'
+        f'TrainingFraction:\n- 0.95\niteration: 0\n{training}'
         'snapshotindex: -1\nbatch_size: 8\n\n'
         '    # Cropping Parameters (for analysis and outlier frame detection)\n'
         f'cropping: false\n#if cropping is true for analysis, then set the values here:\n'
