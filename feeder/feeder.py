@@ -31,9 +31,10 @@ class Feeder(torch.utils.data.Dataset):
         debug: use only the first 100 samples.
         mmap: memory-map the `.npy` instead of reading it into memory.
         check_finite: refuse data holding NaN or inf, naming the first bad sample.
-        normalize, center_joint, heading_joints, random_rotate, random_scale, channels, layout, bodyparts,
-            frame_size: the per-sample preparation of :func:`feeder.transforms.build_transform`, applied after
-            the augmentations above (the defaults leave the data as it is).
+        normalize, center_joint, heading_joints, focal, random_individual_order, random_rotate, random_scale,
+            channels, layout, bodyparts, frame_size: the per-sample preparation of
+            :func:`feeder.transforms.build_transform`, applied after the augmentations above (the defaults leave
+            the data as it is); what it does to the split is logged in one line (``SampleTransform.audit``).
 
     Each item is (data float32 (C', T', V, M), label int), C' = ``self.transform.in_channels`` (C with the
     default preparation).
@@ -42,7 +43,8 @@ class Feeder(torch.utils.data.Dataset):
     def __init__(self, data_path: str, label_path: str, random_choose: bool = False, random_shift: bool = False,
                  random_move: bool = False, window_size: int = -1, debug: bool = False, mmap: bool = True,
                  check_finite: bool = True, normalize: str = 'frame', center_joint: int | str | None = None,
-                 heading_joints: Sequence[int | str] | None = None, random_rotate: float = 0.0,
+                 heading_joints: Sequence[int | str] | None = None, focal: int = 0,
+                 random_individual_order: bool = False, random_rotate: float = 0.0,
                  random_scale: float | Sequence[float] | None = None,
                  channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
                  bodyparts: Sequence[str] | None = None, frame_size: Sequence[float] | None = None):
@@ -54,12 +56,14 @@ class Feeder(torch.utils.data.Dataset):
         self.window_size = window_size
         self.debug = debug
         self.transform = build_transform(normalize=normalize, center_joint=center_joint,
-                                         heading_joints=heading_joints, random_rotate=random_rotate,
+                                         heading_joints=heading_joints, focal=focal,
+                                         random_individual_order=random_individual_order, random_rotate=random_rotate,
                                          random_scale=random_scale, channels=channels, layout=layout,
                                          bodyparts=bodyparts, frame_size=frame_size)
         self.load_data(mmap)
         if check_finite:
             self.check_finite()
+        self.transform.log_audit(self.data, os.path.basename(self.data_path))
 
     def load_data(self, mmap: bool) -> None:
         self.sample_name, self.label = read_label_pkl(self.label_path)

@@ -34,10 +34,12 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         num_person_out: persons kept per frame, the highest-scoring.
         debug: use only the first two clips.
         max_frame: T, the frames read from each clip.
-        normalize, center_joint, heading_joints, random_rotate, random_scale, channels, layout, bodyparts,
-            frame_size: the per-sample preparation of :func:`feeder.transforms.build_transform`, applied last
-            (the defaults leave the data as it is). Joints named without ``layout`` or ``bodyparts`` are looked
-            up in the ``bodyparts`` list that ``tools/csv2json.py`` writes into each clip.
+        normalize, center_joint, heading_joints, focal, random_individual_order, random_rotate, random_scale,
+            channels, layout, bodyparts, frame_size: the per-sample preparation of
+            :func:`feeder.transforms.build_transform`, applied last (the defaults leave the data as it is). Joints
+            named without ``layout`` or ``bodyparts`` are looked up in the ``bodyparts`` list that
+            ``tools/csv2json.py`` writes into each clip. With an egocentric ``normalize`` every clip is read once
+            at construction and what the alignment does to the split is logged in one line.
 
     Items are ``(data, label)``: data float32 (C', T, V, num_person_out) with C' = ``self.transform.in_channels``
     (3 with the default preparation), label an int.
@@ -48,6 +50,7 @@ class Feeder_kinetics(torch.utils.data.Dataset):
                  window_size: int = -1, pose_matching: bool = False, num_person_in: int = 5,
                  num_person_out: int = 2, debug: bool = False, max_frame: int = 300, normalize: str = 'frame',
                  center_joint: int | str | None = None, heading_joints: Sequence[int | str] | None = None,
+                 focal: int = 0, random_individual_order: bool = False,
                  random_rotate: float = 0.0, random_scale: float | Sequence[float] | None = None,
                  channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
                  bodyparts: Sequence[str] | None = None, frame_size: Sequence[float] | None = None) -> None:
@@ -71,9 +74,14 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         if named and layout is None and bodyparts is None:
             bodyparts = clip_bodyparts(os.path.join(self.data_path, self.sample_name[0]))
         self.transform = build_transform(normalize=normalize, center_joint=center_joint,
-                                         heading_joints=heading_joints, random_rotate=random_rotate,
+                                         heading_joints=heading_joints, focal=focal,
+                                         random_individual_order=random_individual_order, random_rotate=random_rotate,
                                          random_scale=random_scale, channels=channels, layout=layout,
                                          bodyparts=bodyparts, frame_size=frame_size)
+        if normalize != 'frame':  # the audit reads every clip once
+            clips = (read_skeleton_json(os.path.join(self.data_path, name), self.max_frame, self.num_person_in,
+                                        self.num_person_out, V=self.V)[0][None] for name in self.sample_name)
+            self.transform.log_audit(clips, os.path.basename(os.path.normpath(self.data_path)))
 
     def load_data(self) -> None:
         self.sample_name, labels = labelled_clips(self.data_path, self.label_path, self.ignore_empty_sample)

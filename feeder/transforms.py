@@ -6,22 +6,43 @@ the same way. The arrays on disk are not changed.
 
 Input: a float array (C, T, V, M) with C = 3 channels x, y, score as written by ``tools/kinetics_gendata.py``:
 x and y divided by the frame width and height and centred (minus 0.5), and x = y = 0 exactly where the score is 0
-(a masked joint). T frames, V joints, M individuals.
+(a masked joint). T frames, V joints, M individuals (slots).
 
 Steps, in order:
 
+0. ``random_individual_order`` (training): the M individual slots are put in a random order (one draw per sample,
+   before anything else, so with a focal mode the focal individual changes too). Multi-animal trackers number the
+   animals arbitrarily; this teaches the model that. A single-slot clip (M = 1) is left as it is and draws nothing.
+   For test-time averaging over orders, :func:`individual_orders` lists the orders and
+   :meth:`SampleTransform.each_order` prepares the sample once per order.
 1. ``normalize``
    - ``frame``: the coordinates as they are (the original ST-GCN input).
    - ``egocentric_clip``: per individual, subtract the clip's mean position of ``center_joint`` (over the frames
      where it is visible), rotate by the clip's mean heading so that the heading vector
      ``heading_joints[0] -> heading_joints[1]`` points along +x (image x, to the right), and divide by the
-     median length of that vector. Coordinates are then in body lengths.
+     median length of that vector. Coordinates are then in body lengths. Each individual is aligned on its own
+     body, so where one animal is relative to another is lost.
    - ``egocentric_frame``: the same with the centre and heading of each frame (posture only); frames where the
      reference joints are not visible take the centre / heading of the nearest frame where they are. The scale is
      still the clip's median length, so foreshortening (rearing, for example) stays visible.
-   Means use visible joints only (score > 0). An individual whose reference joints are never visible falls back to
-   ``frame`` coordinates, with a warning naming the sample (once per sample and process). An individual with no
-   visible joint at all (an empty slot) stays zero.
+   - ``egocentric_focal``: the centre, mean heading and body length of one *focal* individual (slot ``focal``,
+     default 0), computed as in ``egocentric_clip``, are applied to **every** individual of the clip: the focal
+     animal is centred and faces +x, and every other animal keeps its distance (in the focal animal's body
+     lengths), bearing and heading relative to it. For social behaviour (approach, following, sniffing).
+   - ``egocentric_focal_frame``: the same with the focal individual's centre and heading of each frame (as
+     ``egocentric_frame``): the partner is seen from where the focal animal is and where it faces at that moment.
+   - ``egocentric_pair``: per clip, origin at the midpoint of the mean centres of the focal individual and the
+     next individual that can be aligned (the partner), +x along the line from the focal's mean centre to the
+     partner's, unit the mean of the two body lengths; applied to every individual. Swapping the two animals
+     turns the picture by 180 degrees. When the two mean centres coincide exactly, the focal's heading gives +x;
+     when they nearly coincide (animals circling each other) the axis turns with small changes of the data. With
+     a single individual that can be aligned, it is ``egocentric_focal``.
+   Means use visible joints only (score > 0). An individual is *aligned* when its centre joint is visible in some
+   frame and both heading joints (at different points) in some frame. In every egocentric mode an individual
+   that cannot be aligned becomes an empty slot (all zeros, score 0), so that no clip mixes coordinate systems.
+   In the focal modes, when the focal slot cannot be aligned, the next slot that can (``focal + 1``, ...,
+   wrapping around) is the focal; when no slot can, the clip is all zeros. No warning is given per sample:
+   :meth:`SampleTransform.audit` counts such clips over a whole split (the feeders log one line per split).
    x and y are in units of the frame's width and height; ``frame_size = [w, h]`` (pixels, default [1, 1]) makes
    the geometry isotropic before rotating (y is multiplied by h / w), so that rotations keep angles and lengths of
    a non-square frame. With ``frame`` the y axis is turned back into frame heights after the augmentation.
@@ -37,14 +58,18 @@ Steps, in order:
      the layout's ``center`` (breadth-first search over the layout's edges); 0 for the centre itself, for joints
      not connected to it, and wherever the joint or its parent is masked.
 
+Random draws use the ``rng`` passed to the transform, or numpy's global RNG when None (as the original
+augmentations), in the order: individual order, rotation, scale.
+
 With the defaults (``frame``, no augmentation, ``[xy_score]``) the transform returns its input unchanged.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import deque
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -52,17 +77,23 @@ from torchlight import closest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['NORMALIZE_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'TRANSFORM_ARGS', 'AUGMENTATION_ARGS', 'SampleTransform',
-           'build_transform', 'transform_from_feeder_args', 'transform_args', 'channel_count', 'bone_parents', 'resolve_joint', 'egocentric', 'velocity_channels', 'bone_channels']
+__all__ = ['NORMALIZE_MODES', 'FOCAL_MODES', 'CHANNELS', 'CHANNEL_SIZES', 'TRANSFORM_ARGS', 'AUGMENTATION_ARGS',
+           'SampleTransform', 'build_transform', 'transform_from_feeder_args', 'transform_args', 'channel_count',
+           'bone_parents', 'resolve_joint', 'align', 'individual_orders', 'velocity_channels', 'bone_channels']
 
-NORMALIZE_MODES: tuple[str, ...] = ('frame', 'egocentric_clip', 'egocentric_frame')
+NORMALIZE_MODES: tuple[str, ...] = ('frame', 'egocentric_clip', 'egocentric_frame', 'egocentric_focal',
+                                    'egocentric_focal_frame', 'egocentric_pair')
+# the modes that put every individual in one coordinate system, that of the focal individual (or of the pair)
+FOCAL_MODES: tuple[str, ...] = ('egocentric_focal', 'egocentric_focal_frame', 'egocentric_pair')
+_PER_FRAME: tuple[str, ...] = ('egocentric_frame', 'egocentric_focal_frame')
 CHANNEL_SIZES: dict[str, int] = {'xy_score': 3, 'velocity': 2, 'bone': 2}
 CHANNELS: tuple[str, ...] = tuple(CHANNEL_SIZES)
 # the feeder arguments that belong to build_transform
-TRANSFORM_ARGS: tuple[str, ...] = ('normalize', 'center_joint', 'heading_joints', 'random_rotate', 'random_scale',
-                                   'channels', 'layout', 'bodyparts', 'frame_size')
+TRANSFORM_ARGS: tuple[str, ...] = ('normalize', 'center_joint', 'heading_joints', 'focal', 'random_individual_order',
+                                   'random_rotate', 'random_scale', 'channels', 'layout', 'bodyparts', 'frame_size')
 # the transform arguments that draw a random augmentation (training only)
-AUGMENTATION_ARGS: tuple[str, ...] = ('random_rotate', 'random_scale')
+AUGMENTATION_ARGS: tuple[str, ...] = ('random_individual_order', 'random_rotate', 'random_scale')
+_AUDIT_CHUNK = 256  # clips read at a time by SampleTransform.audit
 
 Joint = int | str
 
@@ -170,45 +201,112 @@ def _nearest_fill(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return values[np.where(use_left, index[left], index[right])]
 
 
-def egocentric(xy: np.ndarray, visible: np.ndarray, center: int, heading: tuple[int, int],
-               per_frame: bool = False) -> tuple[np.ndarray, list[int]]:
-    """Align every individual to its body: centre, heading along +x, body length 1.
+def _reference(xy: np.ndarray, visible: np.ndarray, center: int,
+               heading: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where an individual's reference joints can be used, for any leading shape ``...``.
+
+    Args: xy (..., 2, T, V, M) isotropic coordinates; visible (..., T, V, M).
+    Returns (center_ok (..., T, M), heading vector (..., 2, T, M), its length (..., T, M), heading_ok (..., T, M)).
+    An individual can be aligned when ``center_ok.any(-2) & heading_ok.any(-2)``.
+    """
+    a, b = heading
+    vector = xy[..., b, :] - xy[..., a, :]  # (..., 2, T, M)
+    length = np.hypot(vector[..., 0, :, :], vector[..., 1, :, :])  # (..., T, M)
+    heading_ok = visible[..., a, :] & visible[..., b, :] & (length > 0)
+    return visible[..., center, :], vector, length, heading_ok
+
+
+def _clip_pose(centre: np.ndarray, vector: np.ndarray, length: np.ndarray, center_ok: np.ndarray,
+               heading_ok: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """One individual's clip frame: (mean centre (2,), circular mean heading angle, median heading length).
+
+    centre, vector: (2, T); length, center_ok, heading_ok: (T,).
+    """
+    origin = centre[:, center_ok].mean(axis=1)  # (2,)
+    unit = vector[:, heading_ok] / length[heading_ok]  # (2, K)
+    angle = math.atan2(unit[1].sum(), unit[0].sum())  # circular mean of the heading
+    return origin, angle, float(np.median(length[heading_ok]))
+
+
+def _frame_pose(centre: np.ndarray, vector: np.ndarray, length: np.ndarray, center_ok: np.ndarray,
+                heading_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """One individual's per-frame frames: (centre (2, T), heading angle (T,), median heading length); frames where
+    a reference joint is hidden take the nearest frame where it is visible."""
+    origin = _nearest_fill(centre.T, center_ok).T  # (2, T)
+    angle = _nearest_fill(np.arctan2(vector[1], vector[0]), heading_ok)  # (T,)
+    return origin, angle, float(np.median(length[heading_ok]))
+
+
+def _to_frame(xy: np.ndarray, origin: np.ndarray, angle: np.ndarray | float, scale: float) -> np.ndarray:
+    """(2, T, V) points of one individual in the frame with this origin ((2,) or (2, T)), +x at ``angle`` ((T,) or
+    a number) and this unit length."""
+    if origin.ndim == 1:
+        shifted = xy - origin[:, None, None]
+    else:
+        shifted = xy - origin[:, :, None]
+    turn = -angle[:, None] if isinstance(angle, np.ndarray) else -angle
+    return _rotate(shifted, turn) / scale
+
+
+def align(xy: np.ndarray, visible: np.ndarray, center: int, heading: tuple[int, int], mode: str,
+          focal: int = 0) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """Egocentric alignment of one clip (``mode`` one of the egocentric ``NORMALIZE_MODES``).
 
     Args:
         xy: float64 (2, T, V, M) isotropic coordinates.
         visible: bool (T, V, M), True where the joint's score > 0.
         center: index of the centre joint.
         heading: (a, b): the vector from joint a to joint b is turned to point along +x.
-        per_frame: centre and heading of each frame instead of the clip's means.
+        mode: ``egocentric_clip`` / ``egocentric_frame`` (each individual on its own body), or
+            ``egocentric_focal`` / ``egocentric_focal_frame`` / ``egocentric_pair`` (one frame for all).
+        focal: the focal individual's slot, for the focal modes (the next slot that can be aligned when it cannot).
 
-    Returns (aligned (2, T, V, M), individuals that could not be aligned and were left as they were). Masked
-    joints are not set to zero here.
+    Returns (aligned (2, T, V, M), kept (M,) bool, focal used or None). Individuals not kept (those that cannot be
+    aligned) are zero; masked joints of kept individuals are not set to zero here. The focal used is None in the
+    per-individual modes and when no individual can be aligned.
     """
-    out = np.array(xy, dtype=np.float64, copy=True)
-    failed: list[int] = []
-    a, b = heading
-    for m in range(xy.shape[-1]):
-        seen = visible[:, :, m]  # (T, V)
-        if not seen.any():
-            continue  # an empty individual slot
-        c_ok = seen[:, center]  # (T,)
-        vector = xy[:, :, b, m] - xy[:, :, a, m]  # (2, T)
-        length = np.hypot(vector[0], vector[1])  # (T,)
-        h_ok = seen[:, a] & seen[:, b] & (length > 0)
-        if not c_ok.any() or not h_ok.any():
-            failed.append(m)
-            continue
-        scale = float(np.median(length[h_ok]))
-        unit = vector[:, h_ok] / length[h_ok]  # (2, K)
-        if per_frame:
-            origin = _nearest_fill(xy[:, :, center, m].T, c_ok).T  # (2, T)
-            angle = _nearest_fill(np.arctan2(vector[1], vector[0]), h_ok)  # (T,)
-            out[:, :, :, m] = _rotate(xy[:, :, :, m] - origin[:, :, None], -angle[:, None]) / scale
-        else:
-            origin = xy[:, c_ok, center, m].mean(axis=1)  # (2,)
-            angle = math.atan2(unit[1].sum(), unit[0].sum())  # circular mean of the heading
-            out[:, :, :, m] = _rotate(xy[:, :, :, m] - origin[:, None, None], -angle) / scale
-    return out, failed
+    center_ok, vector, length, heading_ok = _reference(xy, visible, center, heading)  # (T, M), (2, T, M), ...
+    kept = center_ok.any(axis=0) & heading_ok.any(axis=0)  # (M,)
+    centre = xy[:, :, center, :]  # (2, T, M)
+    out = np.zeros_like(xy, dtype=np.float64)
+    pose = _frame_pose if mode in _PER_FRAME else _clip_pose
+
+    def reference_of(m: int):
+        return pose(centre[..., m], vector[..., m], length[:, m], center_ok[:, m], heading_ok[:, m])
+
+    if mode not in FOCAL_MODES:
+        for m in np.flatnonzero(kept):
+            out[..., m] = _to_frame(xy[..., m], *reference_of(m))
+        return out, kept, None
+    M = xy.shape[-1]
+    candidates = [m for m in ((focal + k) % M for k in range(M)) if kept[m]]
+    if not candidates:
+        return out, kept, None
+    origin, angle, scale = reference_of(candidates[0])
+    if mode == 'egocentric_pair' and len(candidates) > 1:
+        partner, partner_scale = reference_of(candidates[1])[0::2]
+        line = partner - origin
+        if line.any():
+            angle = math.atan2(line[1], line[0])
+        origin, scale = (origin + partner) / 2, (scale + partner_scale) / 2
+    for m in np.flatnonzero(kept):
+        out[..., m] = _to_frame(xy[..., m], origin, angle, scale)
+    return out, kept, candidates[0]
+
+
+def individual_orders(M: int, every: bool = False) -> list[np.ndarray]:
+    """Orders of M individual slots for test-time averaging: prepare ``data[..., order]`` for each, average the
+    model's outputs (:meth:`SampleTransform.each_order` does the preparing).
+
+    By default the M cyclic shifts: order k puts individual k in slot 0 (the focal slot of the focal modes, with
+    ``focal`` 0) and keeps the cyclic order of the others, so that each individual is the focal once; enough for a
+    model that treats the slots alike (ST-GCN averages over M). ``every=True``: all M! permutations.
+    """
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
+        raise ValueError(f'individual_orders: M {M!r} must be a number of individual slots >= 1')
+    if every:
+        return [np.array(order) for order in itertools.permutations(range(M))]
+    return [np.roll(np.arange(M), -k) for k in range(M)]
 
 
 def velocity_channels(xy: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -231,67 +329,96 @@ class SampleTransform:
 
     def __init__(self, normalize: str, center: int | None, heading: tuple[int, int] | None, rotate: float,
                  scale: tuple[float, float] | None, channels: tuple[str, ...], parents: np.ndarray | None,
-                 aspect: float) -> None:
+                 aspect: float, focal: int = 0, individual_order: bool = False,
+                 names: Sequence[str] | None = None) -> None:
         self.normalize = normalize
         self.center = center
         self.heading = heading
+        self.focal = focal
+        self.individual_order = individual_order
         self.rotate = rotate
         self.scale = scale
         self.channels = channels
         self.parents = parents
         self.aspect = aspect  # h / w
+        self.names = list(names) if names is not None else None
         self.in_channels = channel_count(channels)
-        self._warned: set[str] = set()
 
     @property
     def is_identity(self) -> bool:
         return (self.normalize == 'frame' and not self.rotate and self.scale is None
-                and self.channels == ('xy_score',))
+                and self.channels == ('xy_score',) and not self.individual_order)
 
     def __repr__(self) -> str:
-        return (f'SampleTransform(normalize={self.normalize!r}, center={self.center}, heading={self.heading}, '
-                f'random_rotate={self.rotate}, random_scale={self.scale}, channels={list(self.channels)})')
+        focal = f', focal={self.focal}' if self.normalize in FOCAL_MODES else ''
+        return (f'SampleTransform(normalize={self.normalize!r}, center={self.center}, heading={self.heading}{focal}, '
+                f'random_individual_order={self.individual_order}, random_rotate={self.rotate}, '
+                f'random_scale={self.scale}, channels={list(self.channels)})')
 
     def _check(self, data: np.ndarray) -> None:
         if data.ndim != 4 or data.shape[0] < 3:
             raise ValueError(f'transform: expected an array (C, T, V, M) with C >= 3 (x, y, score), '
                              f'got shape {data.shape}')
-        V = data.shape[2]
+        V, M = data.shape[2:]
         for what, joint in (('center_joint', self.center), ('heading_joints', self.heading)):
             joints = joint if isinstance(joint, tuple) else (joint,)
             for index in joints:
                 if index is not None and index >= V:
                     raise ValueError(f'{what}: joint index {index} is out of range for data with V={V} joints')
+        if self.normalize in FOCAL_MODES and self.focal >= M:
+            raise ValueError(f'focal: individual slot {self.focal} is out of range for data with M={M} '
+                             f'individual slots (0 to {M - 1})')
         if self.parents is not None and len(self.parents) != V:
             raise ValueError(f'bone channels: the layout has {len(self.parents)} nodes but the data has V={V} '
                              'joints (check the feeder argument layout)')
 
     def __call__(self, data: np.ndarray, sample: str | None = None,
                  rng: np.random.Generator | None = None) -> np.ndarray:
-        """(C, T, V, M) -> (in_channels, T, V, M) float32. ``sample`` names the clip in warnings; ``rng``
+        """(C, T, V, M) -> (in_channels, T, V, M) float32. ``sample`` names the clip in debug messages; ``rng``
         draws the augmentation (numpy's global RNG when None, as the original augmentations)."""
         if self.is_identity:
             return data
         self._check(data)
+        if self.individual_order and data.shape[3] > 1:
+            order = (np.random.permutation if rng is None else rng.permutation)(data.shape[3])
+            data = data[..., order]
+        return self._prepare(data, sample, rng)
+
+    def each_order(self, data: np.ndarray, orders: Sequence[Sequence[int]] | None = None,
+                   rng: np.random.Generator | None = None) -> np.ndarray:
+        """(C, T, V, M) -> (K, in_channels, T, V, M) float32: the sample prepared once per individual order
+        (``data[..., order]``; default :func:`individual_orders` (M)), for averaging a model's outputs over orders
+        at test time. ``random_individual_order`` is not applied here."""
+        self._check(data)
+        orders = individual_orders(data.shape[3]) if orders is None else orders
+        return np.stack([self._prepare(np.asarray(data)[..., np.asarray(order)], None, rng) for order in orders])
+
+    def _prepare(self, data: np.ndarray, sample: str | None, rng: np.random.Generator | None) -> np.ndarray:
         visible = data[2] > 0  # (T, V, M)
         xy = np.asarray(data[0:2], dtype=np.float64)  # (2, T, V, M)
+        score = np.asarray(data[2:3], dtype=np.float64)  # (1, T, V, M)
         if self.normalize != 'frame' or self.rotate or self.scale is not None:
             xy = xy.copy()
             xy[1] *= self.aspect  # isotropic: both axes in frame widths
             if self.normalize != 'frame':
-                xy, failed = egocentric(xy, visible, self.center, self.heading,
-                                        per_frame=self.normalize == 'egocentric_frame')
-                if failed:
-                    self._warn_fallback(sample, failed)
-            else:
-                failed = list(range(xy.shape[-1]))
+                xy, kept, focal = align(xy, visible, self.center, self.heading, self.normalize, self.focal)
+                if not kept.all():
+                    dropped = np.flatnonzero(~kept & visible.any(axis=(0, 1)))
+                    if len(dropped):
+                        logger.debug('%s: individual slot(s) %s cannot be aligned: empty', sample,
+                                     ', '.join(map(str, dropped)))
+                    visible = visible & kept
+                    score = np.where(kept, score, 0.0)
+                if focal is not None and focal != self.focal:
+                    logger.debug('%s: slot %d is the focal individual instead of %d', sample, focal, self.focal)
             xy = self._augment(xy, rng)
-            xy[1, ..., failed] /= self.aspect  # frame coordinates back in frame heights
+            if self.normalize == 'frame':
+                xy[1] /= self.aspect  # frame coordinates back in frame heights
             xy = np.where(visible, xy, 0.0)
         parts = []
         for name in self.channels:
             if name == 'xy_score':
-                parts.append(np.concatenate([xy, np.asarray(data[2:3], dtype=np.float64)]))
+                parts.append(np.concatenate([xy, score]))
             elif name == 'velocity':
                 parts.append(velocity_channels(xy, visible))
             else:
@@ -306,18 +433,80 @@ class SampleTransform:
             xy = xy * float(uniform(*self.scale))
         return xy
 
-    def _warn_fallback(self, sample: str | None, failed: list[int]) -> None:
-        key = str(sample)
-        if key in self._warned:
-            return
-        self._warned.add(key)
-        logger.warning('%s: individual %s: the reference joints (center %d, heading %d -> %d) are never visible; '
-                       'using frame normalisation for it instead of %s', sample if sample is not None else 'a sample',
-                       ', '.join(map(str, failed)), self.center, self.heading[0], self.heading[1], self.normalize)
+    # ------------------------------------------------------------ audit of a whole split
+    def audit(self, data: np.ndarray | Iterable[np.ndarray], chunk: int = _AUDIT_CHUNK) -> dict[str, int]:
+        """Count the clips of a split that the alignment changes, without preparing them.
+
+        Args:
+            data: an (N, C, T, V, M) array or memory map (read ``chunk`` clips at a time), or an iterable of
+                (n, C, T, V, M) arrays (chunks of a split read some other way).
+        Returns ``{'clips': N, 'empty_slot': clips where an individual with visible joints cannot be aligned and
+        becomes an empty slot, 'focal_changed': clips where the focal slot cannot be aligned but another can (the
+        focal modes), 'all_empty': clips with visible joints where no individual can be aligned (all zeros),
+        'no_partner': clips with only one individual that can be aligned (egocentric_pair: the focal's own frame)}``.
+        Counts are for the slots in stored order (``random_individual_order`` changes the focal per draw). With
+        ``frame`` only ``clips`` is counted.
+        """
+        counts = dict.fromkeys(('clips', 'empty_slot', 'focal_changed', 'all_empty', 'no_partner'), 0)
+        chunks = ((data[start:start + chunk] for start in range(0, len(data), chunk)) if isinstance(data, np.ndarray)
+                  else data)
+        for part in chunks:
+            counts['clips'] += len(part)
+            if self.normalize == 'frame' or not len(part):
+                continue
+            if part.ndim != 5 or part.shape[1] < 3:
+                raise ValueError(f'audit: expected arrays (N, C, T, V, M) with C >= 3, got shape {part.shape}')
+            joints = [self.center, *self.heading]  # read only the reference joints' coordinates
+            visible = np.asarray(part[:, 2]) > 0  # (n, T, V, M)
+            xy = np.asarray(part[:, 0:2][:, :, :, joints], dtype=np.float64)  # (n, 2, T, 3, M)
+            xy[:, 1] *= self.aspect
+            center_ok, _, _, heading_ok = _reference(xy, visible[:, :, joints], 0, (1, 2))  # (n, T, M)
+            alignable = center_ok.any(axis=1) & heading_ok.any(axis=1)  # (n, M)
+            present = visible.any(axis=(1, 2))  # (n, M)
+            counts['empty_slot'] += int((present & ~alignable).any(axis=1).sum())
+            counts['all_empty'] += int((present.any(axis=1) & ~alignable.any(axis=1)).sum())
+            if self.normalize in FOCAL_MODES and self.focal < part.shape[-1]:
+                counts['focal_changed'] += int((~alignable[:, self.focal] & alignable.any(axis=1)).sum())
+            if self.normalize == 'egocentric_pair':
+                counts['no_partner'] += int((alignable.sum(axis=1) == 1).sum())
+        return counts
+
+    def audit_message(self, counts: Mapping[str, int], split: str) -> str | None:
+        """The one log line for :meth:`audit`'s counts of a split, or None when there is nothing to report."""
+        n = counts['clips']
+        joints = self._joint_name
+        parts = []
+        if counts['empty_slot']:
+            parts.append(f'{counts["empty_slot"]} of {n} clips have an individual whose reference joints '
+                         f'({joints(self.center)}; {joints(self.heading[0])} -> {joints(self.heading[1])}) are '
+                         'never visible: it enters as an empty slot')
+        if counts['focal_changed']:
+            parts.append(f'in {counts["focal_changed"]} of {n} clips the focal slot {self.focal} cannot be aligned '
+                         'and the next slot that can is the focal')
+        if counts['all_empty']:
+            parts.append(f'in {counts["all_empty"]} of {n} clips no individual can be aligned: all zeros')
+        if counts['no_partner']:
+            parts.append(f'{counts["no_partner"]} of {n} clips have only one individual that can be aligned: '
+                         'its own frame instead of the pair frame')
+        if not parts:
+            return None
+        return f'{split}: ' + '; '.join(parts) + f' (normalize {self.normalize})'
+
+    def log_audit(self, data: np.ndarray | Iterable[np.ndarray], split: str) -> dict[str, int]:
+        """:meth:`audit` a split and log its :meth:`audit_message` as one warning; returns the counts."""
+        counts = self.audit(data)
+        message = self.audit_message(counts, split)
+        if message is not None:
+            logger.warning(message)
+        return counts
+
+    def _joint_name(self, index: int) -> str:
+        return self.names[index] if self.names is not None and index < len(self.names) else f'joint {index}'
 
 
 def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
-                    heading_joints: Sequence[Joint] | None = None, random_rotate: float = 0.0,
+                    heading_joints: Sequence[Joint] | None = None, focal: int = 0,
+                    random_individual_order: bool = False, random_rotate: float = 0.0,
                     random_scale: float | Sequence[float] | None = None,
                     channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
                     bodyparts: Sequence[str] | None = None,
@@ -325,9 +514,12 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
     """The per-sample preparation chosen by the feeder arguments (see the module docstring).
 
     Args:
-        normalize: ``frame``, ``egocentric_clip`` or ``egocentric_frame``.
+        normalize: ``frame``, ``egocentric_clip``, ``egocentric_frame``, ``egocentric_focal``,
+            ``egocentric_focal_frame`` or ``egocentric_pair``.
         center_joint: index or bodypart name of the joint the body is centred on (egocentric modes).
         heading_joints: [a, b]: the vector a -> b is rotated to +x (egocentric modes).
+        focal: the focal individual's slot (0, 1, ...) in the focal modes; ignored by the others.
+        random_individual_order: put the individual slots in a random order per sample (training).
         random_rotate: degrees; each sample is rotated by an angle uniform in +-value (0: off).
         random_scale: [lo, hi], or s for [1 - s, 1 + s]; each sample is scaled by a factor uniform in it.
         channels: groups among ``xy_score`` (3), ``velocity`` (2), ``bone`` (2), in output order.
@@ -339,6 +531,11 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
         raise ValueError(f'unknown normalize {normalize!r}{closest(str(normalize), NORMALIZE_MODES)}; '
                          f'allowed: {", ".join(NORMALIZE_MODES)}')
     channels = _check_channels(channels)
+    if isinstance(focal, bool) or not isinstance(focal, (int, np.integer)) or focal < 0:
+        raise ValueError(f'focal {focal!r}: expected the slot of the focal individual, an integer 0, 1, ...')
+    if not isinstance(random_individual_order, (bool, np.bool_)):
+        raise ValueError(f'random_individual_order {random_individual_order!r}: expected a boolean (true or false '
+                         'in YAML, True or False on the command line)')
     names: Sequence[str] | None = None
     parents = None
     if layout is not None:
@@ -379,14 +576,15 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
     if isinstance(frame_size, (str, bytes)) or len(frame_size) != 2 or not all(float(v) > 0 for v in frame_size):
         raise ValueError(f'frame_size {frame_size!r}: expected [width, height] in pixels, both > 0')
     aspect = float(frame_size[1]) / float(frame_size[0])
-    return SampleTransform(normalize, center, heading, rotate, _scale_range(random_scale), channels, parents, aspect)
+    return SampleTransform(normalize, center, heading, rotate, _scale_range(random_scale), channels, parents, aspect,
+                           focal=int(focal), individual_order=bool(random_individual_order), names=names)
 
 
 def transform_from_feeder_args(feeder_args: Mapping[str, Any] | None, augment: bool = False) -> SampleTransform:
     """The transform of a config's ``train_feeder_args`` / ``test_feeder_args`` (other keys are ignored).
 
     For inference outside a feeder (``main.py extract``, whole-recording demo) so the model sees what it saw in
-    training. ``augment=False`` leaves out random_rotate and random_scale.
+    training. ``augment=False`` leaves out random_individual_order, random_rotate and random_scale.
     """
     return build_transform(**transform_args(feeder_args, augment))
 

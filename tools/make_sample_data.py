@@ -15,6 +15,45 @@ w to the animal's right, in pixels for a reference animal whose nose is 80 px fr
 frame) is deformed by the behaviour's kinematic model (paw strides, front-body foreshortening, head yaw and pitch,
 body bending along an arc, a two-segment tail), then scaled by the animal's size, rotated by its heading and moved to
 its position in the frame; detection noise, likelihoods and occlusions are added last.
+
+With ``--social`` (:func:`make_social_sample`) it writes instead a multi-animal DeepLabCut (maDLC) project of two
+rats, filmed from higher up (each animal three quarters the single-animal sample's size: nose to tail base about
+60 px in a 480-px-high frame)::
+
+    <out>/config.yaml                                           maDLC config: multianimalproject true, individuals
+                                                                rat1 and rat2, multianimalbodyparts, bodyparts MULTI!
+    <out>/csv_data/<behaviour>/pairNN_<behaviour><SOCIAL_SCORER>_el.csv    tracked maDLC output, one pair each
+
+Each CSV has maDLC's four header rows (scorer, individuals, bodyparts, coords), the same twelve bodyparts for rat1
+and rat2, and empty cells where maDLC would have found nothing: points with a likelihood under 0.01 and, in
+fighting, a whole animal for 2 to 8 frames now and then. Recording ``pairNN_<behaviour>`` is pair NN of a cohort
+(the same pairs do every behaviour); the class is the folder name, as in the single-animal sample. Each animal's
+posture and gait come from the body model above; the behaviour sets the pair's trajectories, placed anywhere in
+the arena at any heading:
+
+    approach   the actor walks up to the partner, which walks its own way (it does not walk away from the actor and
+               steps aside at contact); at contact (0.9 to 1.2 body lengths, spine to spine) the actor veers off, 90
+               to 140 degrees from the direction to the partner, for 0.6 to 1.2 s and until 2 body lengths away,
+               then comes back
+    follow     the actor walks the partner's trail half a body length ahead of itself, keeping 1.3 to 2.2 body
+               lengths behind the partner by walking faster or slower; the partner walks its own way
+    sniffing   the partner stands and shifts a little; the actor's nose is at the partner's anogenital region (from
+               behind) or at a flank (from the side), changing every 1.5 to 4 s, its head scanning in small sweeps
+    fighting   face to face at 0.5 to 1 body lengths, the two circle each other at 2 to 6 radians a second, changing
+               direction every 0.3 to 1 s, while the pair lunges about; bouts of upright boxing and of rolling
+               (narrower, bent bodies from above), scrabbling paws, lashing tails, three times the occlusions
+    apart      each walks its own way; closer than 4 to 5 body lengths, both turn away from the other (along the
+               wall when one is in the way), so they stay about 3 body lengths apart or more
+
+Whose perspective: labels belong to the pair. Approach, follow and sniffing are directed (the *actor* approaches,
+follows or sniffs the other); a recording is ``approach`` whichever animal approaches. The actor is rat1 or rat2 at
+random per recording, so the individual order carries no meaning, as in real maDLC output, and nothing in the files
+says which one it is. In approach, follow and apart both animals walk with the walking model's pace, stride and gait,
+and those that walk their own way turn of their own accord now and then (1.5 to 2.5 radians a second for 0.4 to
+0.9 s, every 3 to 4 s), so an animal on its own moves much alike in the three; they differ in where the partner is
+and where it heads relative to an animal: ahead and closing in, crossing (approach); ahead, heading the same way, at
+a steady distance (follow); far, anywhere (apart). Aligning each animal on its own body (``egocentric_clip``)
+removes exactly that; aligning both on one of them (``egocentric_focal``) keeps it.
 """
 from __future__ import annotations
 
@@ -33,7 +72,7 @@ for _path in (_REPO, os.path.join(_REPO, 'torchlight')):
 
 import numpy as np  # noqa: E402
 
-from torchlight import atomic_write, run_cli  # noqa: E402
+from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +88,12 @@ EXPERIMENTER = 'stgcn'
 DATE = 'Nov26'
 SCORER = f'DLC_resnet50_{TASK}{DATE}shuffle1_100000'
 PCUTOFF = 0.6
+SOCIAL_BEHAVIOURS: tuple[str, ...] = ('approach', 'follow', 'sniffing', 'fighting', 'apart')
+SOCIAL_TASK = 'ratsocial'
+SOCIAL_SCORER = f'DLC_dlcrnetms5_{SOCIAL_TASK}{DATE}shuffle1_200000'
+SOCIAL_SUFFIX = '_el'  # maDLC's tracked output (ellipse tracker) ends so
+INDIVIDUALS: tuple[str, ...] = ('rat1', 'rat2')
+_SOCIAL_SIZE = 0.75  # social animals' size relative to the single-animal sample's
 
 NOSE, LEAR, REAR, NECK, LFORE, RFORE, SPINE, LHIND, RHIND, TBASE, TMID, TTIP = range(12)
 FRONT = [NOSE, LEAR, REAR, NECK, LFORE, RFORE]
@@ -172,27 +217,50 @@ def _walking(k: Kinematics, rng: np.random.Generator, fps: float, box: tuple[flo
              scale: float) -> None:
     """Walks along its heading with a diagonal-pair (trot-like) stride, tail sway, and turns away from walls."""
     n = len(k.cx)
-    speed = rng.uniform(0.55, 1.1) * 80.0 * scale  # pixels / second: 0.55 to 1.1 body lengths a second
-    speed_t = speed * (1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * np.arange(n) / fps
-                                          + rng.uniform(0, 2 * np.pi)))
-    stride = rng.uniform(30.0, 42.0) * scale  # pixels travelled per stride
-    curvature = _ou(rng, n, fps, rng.uniform(0.002, 0.006) / scale, 1.0)  # 1 / pixel
+    speed, speed_t, stride, curvature = _walker(rng, n, fps, scale)
     x0, y0, x1, y1 = box
     x, y, heading = k.cx[0], k.cy[0], k.heading[0]
     turn_rate = np.empty(n)
     for i in range(n):
-        omega = curvature[i] * speed_t[i]
-        ahead_x = x + np.cos(heading) * 1.2 * speed
-        ahead_y = y + np.sin(heading) * 1.2 * speed
-        if not (x0 < ahead_x < x1 and y0 < ahead_y < y1):  # a wall ahead: turn towards the arena centre
-            to_centre = np.arctan2((y0 + y1) / 2 - y, (x0 + x1) / 2 - x)
-            omega += 2.5 * np.sign(np.sin(to_centre - heading) or 1.0)
+        omega = curvature[i] * speed_t[i] + _wall_turn(x, y, heading, 1.2 * speed, box)
         omega = float(np.clip(omega, -3.0, 3.0))
         turn_rate[i] = omega
         k.cx[i], k.cy[i], k.heading[i] = x, y, heading
         heading += omega / fps
         x = float(np.clip(x + np.cos(heading) * speed_t[i] / fps, x0, x1))
         y = float(np.clip(y + np.sin(heading) * speed_t[i] / fps, y0, y1))
+    _stride_gait(k, rng, fps, speed_t, turn_rate, stride, scale)
+
+
+def _walker(rng: np.random.Generator, n: int, fps: float,
+            scale: float) -> tuple[float, np.ndarray, float, np.ndarray]:
+    """A walker's own pace: (speed, pixels / second: 0.55 to 1.1 body lengths a second; that speed over the frames,
+    varying by +-20 % over 2.5 to 7 s; stride, pixels per stride; path curvature over the frames, 1 / pixel)."""
+    speed = rng.uniform(0.55, 1.1) * 80.0 * scale
+    speed_t = speed * (1.0 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.15, 0.4) * np.arange(n) / fps
+                                          + rng.uniform(0, 2 * np.pi)))
+    stride = rng.uniform(30.0, 42.0) * scale
+    curvature = _ou(rng, n, fps, rng.uniform(0.002, 0.006) / scale, 1.0)
+    return speed, speed_t, stride, curvature
+
+
+def _wall_turn(x: float, y: float, heading: float, lookahead: float, box: tuple[float, float, float, float],
+               rate: float = 2.5) -> float:
+    """Turn rate (radians / second) towards the arena centre when the point ``lookahead`` pixels ahead is outside
+    ``box``, else 0."""
+    x0, y0, x1, y1 = box
+    if x0 < x + np.cos(heading) * lookahead < x1 and y0 < y + np.sin(heading) * lookahead < y1:
+        return 0.0
+    to_centre = np.arctan2((y0 + y1) / 2 - y, (x0 + x1) / 2 - x)
+    return rate * float(np.sign(np.sin(to_centre - heading)) or 1.0)
+
+
+def _stride_gait(k: Kinematics, rng: np.random.Generator, fps: float, speed_t: np.ndarray, turn_rate: np.ndarray,
+                 stride: float, scale: float) -> None:
+    """The body of a walking animal: diagonal-pair (trot-like) paw strides of ``stride`` pixels at the speed
+    ``speed_t`` (pixels / second), the body bent along its path's curvature (``turn_rate``, radians / second), head
+    bob and tail sway at the stride rhythm."""
+    n = len(k.cx)
     phase = 2 * np.pi * np.cumsum(speed_t / stride) / fps + rng.uniform(0, 2 * np.pi)
     reach = stride / scale / 4.0  # paw excursion in reference pixels
     for paw, offset in zip(range(4), (0.0, np.pi, np.pi, 0.0)):  # LF+RH together, RF+LH together
@@ -513,41 +581,375 @@ def simulate_recording(behaviour: str, animal: Animal, rng: np.random.Generator,
     return detect(true_xy, k, rng, fps, width, height, animal.scale).astype(np.float32)
 
 
+# ---------------------------------------------------------------- two animals: the social sample
+
+def _wrap(angle: float | np.ndarray) -> float | np.ndarray:
+    """An angle in radians wrapped into [-pi, pi)."""
+    return (angle + np.pi) % (2 * np.pi) - np.pi
+
+
+def _place(rng: np.random.Generator, box: tuple[float, float, float, float], near: np.ndarray | None = None,
+           distance: tuple[float, float] = (0.0, 0.0), tries: int = 1000) -> np.ndarray:
+    """A random point (2,) in ``box``; with ``near``, at a distance in ``distance`` (pixels) from it."""
+    x0, y0, x1, y1 = box
+    for _ in range(tries):
+        if near is None:
+            return rng.uniform((x0, y0), (x1, y1))
+        angle = rng.uniform(-np.pi, np.pi)
+        point = near + rng.uniform(*distance) * np.array([np.cos(angle), np.sin(angle)])
+        if x0 <= point[0] <= x1 and y0 <= point[1] <= y1:
+            return point
+    raise ValueError(f'no place {distance[0]:.0f} to {distance[1]:.0f} px from {near} inside the arena {box}; '
+                     'use a bigger frame')
+
+
+def _ou_stack(rng: np.random.Generator, shape: tuple[int, ...], n: int, fps: float, sigma: float,
+              tau: float) -> np.ndarray:
+    """(n, *shape) independent Ornstein-Uhlenbeck signals (see ``_ou``)."""
+    return np.stack([_ou(rng, n, fps, sigma, tau) for _ in range(int(np.prod(shape)))], axis=1).reshape(n, *shape)
+
+
+def _shrink(box: tuple[float, float, float, float], pixels: float) -> tuple[float, float, float, float]:
+    """``box`` made smaller by ``pixels`` on each side (never smaller than its centre point)."""
+    x0, y0, x1, y1 = box
+    dx, dy = min(pixels, (x1 - x0) / 2), min(pixels, (y1 - y0) / 2)
+    return x0 + dx, y0 + dy, x1 - dx, y1 - dy
+
+
+_Steer = Callable[[int, np.ndarray, np.ndarray, np.ndarray], tuple[tuple[float, float], tuple[float, float]]]
+
+
+def _walk_pair(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+               scales: Sequence[float], start: np.ndarray, steer: _Steer, min_gap: float,
+               own_turns: tuple[bool, bool] = (True, True)) -> list[Kinematics]:
+    """Two walkers stepped together inside ``box``, each at its own pace (``_walker``), and where ``own_turns``
+    says so, turning now and then of its own accord.
+
+    ``start``: (2, 3) x, y, heading of each. ``steer(i, position (2, 2), heading (2,), pace (2,))`` returns each
+    animal's extra turn rate (radians / second, at most 2 is used) and the factor on its own pace (pixels / second)
+    at frame i: the behaviour's rule. A wall ahead (as in walking) overrides both the rule and the animal's own
+    turns. The two spine points are kept at least ``min_gap`` pixels apart. Returns the two animals' kinematics with
+    their positions, headings and stride gait.
+    """
+    paces = [_walker(rng, n, fps, scale) for scale in scales]
+    # now and then each turns of its own accord: 1.5 to 2.5 radians a second for 0.4 to 0.9 s, every 3 to 4 s
+    bouts = [_segments(rng, n, fps, lambda r, i: (r.choice([-1.0, 1.0]) * r.uniform(1.5, 2.5), r.uniform(0.4, 0.9))
+                       if i % 2 else (0.0, r.exponential(3.0))) * own for own in own_turns]
+    position, heading = start[:, :2].astype(float), start[:, 2].astype(float)
+    track = np.empty((n, 2, 3))  # x, y, heading per frame and animal
+    speed = np.empty((n, 2))
+    turn = np.empty((n, 2))
+    for i in range(n):
+        extra, factor = steer(i, position, heading, np.array([pace[1][i] for pace in paces]))
+        for j, (pace, pace_t, _, curvature) in enumerate(paces):
+            v = pace_t[i] * factor[j]
+            wall = _wall_turn(position[j, 0], position[j, 1], heading[j], 1.2 * pace, box)
+            turning = wall or bouts[j][i] + float(np.clip(extra[j], -2.0, 2.0))
+            omega = float(np.clip(curvature[i] * v + turning, -3.0, 3.0))
+            track[i, j] = position[j, 0], position[j, 1], heading[j]
+            speed[i, j], turn[i, j] = v, omega
+            heading[j] += omega / fps
+            position[j] += np.array([np.cos(heading[j]), np.sin(heading[j])]) * v / fps
+        offset = position[1] - position[0]
+        overlap = min_gap - float(np.hypot(*offset))
+        if overlap > 0:  # bodies do not pass through each other: both pushed apart along the line between them
+            push = offset / max(float(np.hypot(*offset)), 1e-6) * overlap / 2
+            position += np.stack([-push, push])
+        np.clip(position, box[:2], box[2:], out=position)
+    animals = []
+    for j, (_, _, stride, _) in enumerate(paces):
+        k = Kinematics.still(n, 0.0, 0.0, 0.0)
+        k.cx[:], k.cy[:], k.heading[:] = track[:, j, 0], track[:, j, 1], track[:, j, 2]
+        _stride_gait(k, rng, fps, speed[:, j], turn[:, j], stride, scales[j])
+        np.clip(k.bend, -0.03, 0.03, out=k.bend)  # slow steps in a tight turn would fold the body
+        animals.append(k)
+    return animals
+
+
+def _approach(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+              scales: Sequence[float]) -> list[Kinematics]:
+    """The actor (first) walks up to the partner, who walks its own way (not away from the actor, and stepping aside
+    at contact); at contact the actor veers off, 90 to 140 degrees from the partner's direction, for at least 0.6 to
+    1.2 s and until 2 body lengths away, then comes back."""
+    length = 80.0 * float(np.mean(scales))  # nose to tail base, pixels
+    inner = _shrink(box, 1.5 * length)
+    partner = _place(rng, inner)
+    actor = _place(rng, box, partner, (3.0 * length, 4.5 * length))
+    to_partner = float(np.arctan2(*(partner - actor)[::-1]))
+    start = np.array([[*actor, to_partner + rng.uniform(-0.6, 0.6)], [*partner, rng.uniform(-np.pi, np.pi)]])
+    contact = rng.uniform(0.9, 1.2) * length  # spine to spine
+    state = {'away': False, 'until': 0, 'veer': 0.0}  # veer: the actor's heading off the bearing when away
+
+    def steer(i: int, position: np.ndarray, heading: np.ndarray, pace: np.ndarray):
+        offset = position[1] - position[0]
+        distance = float(np.hypot(*offset))
+        bearing = float(np.arctan2(offset[1], offset[0]))  # from the actor to the partner
+        if not state['away'] and distance < contact:  # veers off: to open ground, against the partner's way
+            veers = [rng.uniform(1.6, 2.4), -rng.uniform(1.6, 2.4)]
+            ahead = [position[0] + 1.5 * length * np.array([np.cos(bearing + v), np.sin(bearing + v)]) for v in veers]
+            blocked = [not (box[0] < p[0] < box[2] and box[1] < p[1] < box[3]) for p in ahead]
+            veer = min(veers, key=lambda v: (blocked[veers.index(v)], np.cos(bearing + v - heading[1])))
+            state.update(away=True, until=i + int(rng.uniform(0.6, 1.2) * fps), veer=veer)
+        elif state['away'] and i >= state['until'] and distance > 2.0 * length:
+            state['away'] = False
+        actor_turn = 3.0 * _wrap(bearing + (state['veer'] if state['away'] else 0.0) - heading[0])
+        fleeing = _wrap(heading[1] - bearing)  # 0: the partner walks straight away from the actor
+        if distance < contact:  # steps aside
+            partner_turn = 2.0 * _wrap(bearing + np.pi / 2 * np.sign(fleeing or 1.0) - heading[1])
+        elif abs(fleeing) < np.pi / 3:  # turns to walk across the actor's path instead
+            partner_turn = 1.0 * float(np.sign(fleeing) or 1.0)
+        else:
+            partner_turn = 0.0
+        return (actor_turn, partner_turn), (1.0, 1.0)
+
+    return _walk_pair(rng, n, fps, box, scales, start, steer, 0.7 * length, own_turns=(False, True))
+
+
+def _follow(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+            scales: Sequence[float]) -> list[Kinematics]:
+    """The actor (first) follows the partner, who walks its own way: it walks the partner's trail, keeping 1.3 to 2.2
+    body lengths behind it by walking faster or slower."""
+    length = 80.0 * float(np.mean(scales))
+    inner = _shrink(box, 1.5 * length)
+    gap = rng.uniform(1.3, 2.2) * length
+    leader = _place(rng, inner)
+    behind = _place(rng, box, leader, (gap, gap))
+    direction = float(np.arctan2(*(leader - behind)[::-1]))
+    start = np.array([[*behind, direction + rng.uniform(-0.3, 0.3)], [*leader, direction]])
+    trail = [behind + (leader - behind) * f for f in np.linspace(0.0, 1.0, 30)]  # the leader's path so far
+
+    def steer(i: int, position: np.ndarray, heading: np.ndarray, pace: np.ndarray):
+        trail.append(position[1].copy())
+        del trail[:-150]  # the last 5 s are enough
+        away = np.hypot(*(np.array(trail) - position[0]).T)  # (K,) distance to each point of the trail
+        nearest = int(np.argmin(away))
+        further = np.flatnonzero(away[nearest:] > 0.5 * length)  # aim half a body length along the trail
+        offset = trail[nearest + int(further[0]) if len(further) else -1] - position[0]
+        catch_up = float(np.clip(1.0 + 1.2 * (np.hypot(*(position[1] - position[0])) - gap) / gap, 0.3, 1.8))
+        turn = 3.0 * _wrap(float(np.arctan2(offset[1], offset[0])) - heading[0])
+        return (turn, 0.0), (catch_up * pace[1] / pace[0], 1.0)  # at the leader's pace, faster when behind
+
+    return _walk_pair(rng, n, fps, box, scales, start, steer, 0.7 * length, own_turns=(False, True))
+
+
+def _apart(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+           scales: Sequence[float]) -> list[Kinematics]:
+    """Each walks its own way; when they come closer than 4 to 5 body lengths both turn away from the other (along
+    the wall when a wall is in the way)."""
+    length = 80.0 * float(np.mean(scales))
+    far = rng.uniform(4.0, 5.0) * length
+    first = _place(rng, box)
+    second = _place(rng, box, first, (far + 0.5 * length, far + 3.0 * length))
+    start = np.array([[*first, rng.uniform(-np.pi, np.pi)], [*second, rng.uniform(-np.pi, np.pi)]])
+
+    def wall_near(j: int, position: np.ndarray) -> list[float]:
+        """Directions (radians) into the walls closer than a body length."""
+        x, y = position[j]
+        return [a for a, near in ((np.pi, x < box[0] + length), (0.0, x > box[2] - length),
+                                  (-np.pi / 2, y < box[1] + length), (np.pi / 2, y > box[3] - length)) if near]
+
+    def steer(i: int, position: np.ndarray, heading: np.ndarray, pace: np.ndarray):
+        offset = position[1] - position[0]
+        distance = float(np.hypot(*offset))
+        if distance >= far:
+            return (0.0, 0.0), (1.0, 1.0)
+        push = 2.5 * min(1.0, (far - distance) / length)
+        turns = []
+        for j, away in ((0, np.arctan2(-offset[1], -offset[0])), (1, np.arctan2(offset[1], offset[0]))):
+            walls = wall_near(j, position)
+            for wall in walls:  # not into a wall close by: along it instead
+                if np.cos(away - wall) > 0:
+                    away = wall + np.pi / 2 * (1.0 if np.sin(away - wall) >= 0 else -1.0)
+            arc = float(np.mod(away - heading[j], 2 * np.pi))  # this much the positive way round
+            positive = any(np.mod(w - heading[j], 2 * np.pi) < arc for w in walls)  # passes a wall that way
+            negative = any(np.mod(w - heading[j], 2 * np.pi) > arc for w in walls)
+            error = arc - 2 * np.pi if positive and not negative else arc if negative and not positive else float(
+                _wrap(away - heading[j]))
+            turns.append(push * error)
+        return tuple(turns), (1.0, 1.0)
+
+    return _walk_pair(rng, n, fps, box, scales, start, steer, 0.7 * length)
+
+
+def _sniffing(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+              scales: Sequence[float]) -> list[Kinematics]:
+    """The actor (first) sniffs the partner, who stands and shifts a little: its nose goes to the partner's
+    anogenital region (from behind) or to a flank (from the side), changing every 1.5 to 4 s, with small scanning
+    head movements."""
+    length = 80.0 * float(np.mean(scales))
+    t = np.arange(n) / fps
+    centre = _place(rng, _shrink(box, 1.5 * length))
+    partner = Kinematics.still(n, *centre, rng.uniform(-np.pi, np.pi))
+    _drift(partner, rng, fps, _shrink(box, 1.2 * length), 0.25 * length, 0.3)
+    partner.head_yaw[:] = _ou(rng, n, fps, 0.2, 1.0)
+    partner.tail[:, 0], partner.tail[:, 1] = _ou(rng, n, fps, 0.15, 2.0), _ou(rng, n, fps, 0.25, 2.0)
+    # where the actor's nose goes, in the partner's frame (u forward, w to its right, reference pixels), and from
+    # which side it comes (the direction from that point to the actor's spine, relative to the partner's heading)
+    targets = {'anogenital': ((-40.0, 0.0), np.pi), 'left flank': ((-15.0, -13.0), -np.pi / 2),
+               'right flank': ((-15.0, 13.0), np.pi / 2)}
+    names = list(targets)
+    choice = _segments(rng, n, fps, lambda r, i: (float(r.integers(len(names))), r.uniform(1.5, 4.0))).astype(int)
+    u = np.array([targets[names[c]][0][0] for c in choice]) + _ou(rng, n, fps, 6.0, 1.0)
+    w = np.array([targets[names[c]][0][1] for c in choice])
+    side = np.array([targets[names[c]][1] for c in choice]) + _ou(rng, n, fps, 0.35, 1.5)
+    u, w = _smooth(u, fps, 1.2), _smooth(w, fps, 1.2)
+    side = np.arctan2(_smooth(np.sin(side), fps, 1.2), _smooth(np.cos(side), fps, 1.2))
+    c, s = np.cos(partner.heading), np.sin(partner.heading)
+    nose_x = partner.cx + scales[1] * (c * u - s * w)
+    nose_y = partner.cy + scales[1] * (s * u + c * w)
+    reach = 44.0 * scales[0]  # spine to nose, pixels
+    away = partner.heading + side
+    actor = Kinematics.still(n, 0.0, 0.0, 0.0)
+    actor.cx[:] = nose_x + reach * np.cos(away)
+    actor.cy[:] = nose_y + reach * np.sin(away)
+    actor.heading[:] = away + np.pi + _ou(rng, n, fps, 0.08, 0.5)
+    scan = 2 * np.pi * rng.uniform(1.5, 3.0) * t + rng.uniform(0, 2 * np.pi)
+    actor.head_yaw[:] = 0.12 * np.sin(scan) + _ou(rng, n, fps, 0.1, 0.4)
+    actor.head_pitch[:] = 0.92 + 0.05 * np.sin(1.7 * scan)
+    actor.bend[:] = _ou(rng, n, fps, 0.004, 1.0)
+    actor.paws[:] = _ou_stack(rng, (4, 2), n, fps, 2.0, 0.5)
+    actor.tail[:, 0], actor.tail[:, 1] = _ou(rng, n, fps, 0.15, 2.0), _ou(rng, n, fps, 0.25, 2.0)
+    for k in (actor, partner):
+        k.occlusion[:] = 1.5  # the two bodies hide each other's points now and then
+    return [actor, partner]
+
+
+def _fighting(rng: np.random.Generator, n: int, fps: float, box: tuple[float, float, float, float],
+              scales: Sequence[float]) -> list[Kinematics]:
+    """Both, face to face at 0.5 to 1 body lengths, circle each other fast (2 to 6 radians a second, changing
+    direction every 0.3 to 1 s) while the pair lunges about; bouts of upright boxing and of rolling (the bodies
+    twist: narrower from above, bent), scrabbling paws, lashing tails; many occluded points."""
+    length = 80.0 * float(np.mean(scales))
+    t = np.arange(n) / fps
+    inner = _shrink(box, 0.8 * length)
+    centre = _place(rng, inner)
+    pair_x = np.clip(centre[0] + _ou(rng, n, fps, 0.8 * length, 1.0), inner[0], inner[2])
+    pair_y = np.clip(centre[1] + _ou(rng, n, fps, 0.8 * length, 1.0), inner[1], inner[3])
+    spin = _segments(rng, n, fps, lambda r, i: (r.choice([-1.0, 1.0]) * r.uniform(2.0, 6.0), r.uniform(0.3, 1.0)))
+    line = rng.uniform(-np.pi, np.pi) + np.cumsum(_smooth(spin, fps, 0.15)) / fps  # direction from one to the other
+    apart = length * np.clip(0.75 + 0.2 * _ou(rng, n, fps, 1.0, 0.3), 0.5, 1.0)
+    animals = []
+    for j, sign in enumerate((-1.0, 1.0)):
+        k = Kinematics.still(n, 0.0, 0.0, 0.0)
+        k.cx[:] = pair_x + sign * apart / 2 * np.cos(line)
+        k.cy[:] = pair_y + sign * apart / 2 * np.sin(line)
+        k.heading[:] = line + (0.0 if j == 0 else np.pi) + _ou(rng, n, fps, 0.4, 0.3)  # facing the other
+        boxing = _smooth(_segments(rng, n, fps, lambda r, i: (float(r.random() < 0.35), r.uniform(0.5, 1.5))),
+                         fps, 0.2)
+        rolling = _smooth(_segments(rng, n, fps, lambda r, i: (float(r.random() < 0.3), r.uniform(0.4, 1.2))),
+                          fps, 0.2)
+        k.lift[:] = boxing * rng.uniform(0.25, 0.45)
+        k.front_width[:] = 1.0 + 0.2 * boxing
+        k.width[:] = 1.0 - 0.35 * rolling * np.abs(np.sin(2 * np.pi * rng.uniform(1.0, 2.0) * t))
+        k.bend[:] = np.clip(_ou(rng, n, fps, 0.008, 0.3) + 0.012 * rolling * np.sin(2 * np.pi * t), -0.03, 0.03)
+        k.head_yaw[:] = _ou(rng, n, fps, 0.35, 0.2)
+        k.head_pitch[:] = 1.0 - 0.2 * boxing
+        k.paws[:] = _ou_stack(rng, (4, 2), n, fps, 6.0, 0.1)
+        k.tail[:, 0], k.tail[:, 1] = _ou(rng, n, fps, 0.5, 0.3), _ou(rng, n, fps, 0.7, 0.3)
+        k.jitter[:] = _ou_stack(rng, (len(BODYPARTS), 2), n, fps, 2.0 * scales[j], 0.1)
+        k.occlusion[:] = 3.0
+        animals.append(k)
+    return animals
+
+
+SOCIAL_SIMULATORS: dict[str, Callable[..., list[Kinematics]]] = {
+    'approach': _approach, 'follow': _follow, 'sniffing': _sniffing, 'fighting': _fighting, 'apart': _apart,
+}
+
+
+def make_pair(rng: np.random.Generator, frame_size: float) -> tuple[Animal, Animal]:
+    """Two simulated animals for the social sample, three quarters the size of the single-animal sample's (the
+    social arena is filmed from higher up): body length (nose to tail base) about 60 px in a 480-px-high frame."""
+    return make_animal(rng, frame_size * _SOCIAL_SIZE), make_animal(rng, frame_size * _SOCIAL_SIZE)
+
+
+def simulate_pair(behaviour: str, animals: Sequence[Animal], rng: np.random.Generator, n_frames: int = 600,
+                  fps: float = 30.0, width: int = 640, height: int = 480) -> tuple[np.ndarray, int]:
+    """One two-animal recording of ``behaviour``: ((T, 2, V, 3) float32 x, y, likelihood; NaN for points not found,
+    the actor's slot). The actor (the animal that approaches, follows or sniffs) is slot 0 or 1 at random."""
+    if behaviour not in SOCIAL_SIMULATORS:
+        raise ValueError(f'unknown social behaviour {behaviour!r} (allowed: {", ".join(SOCIAL_SIMULATORS)})')
+    actor = int(rng.integers(2))
+    order = [actor, 1 - actor]  # simulated as (actor, partner)
+    scales = [animals[m].scale for m in order]
+    margin = _BODY_RADIUS * max(scales) + 8.0
+    box = (margin, margin, width - 1 - margin, height - 1 - margin)
+    kinematics = SOCIAL_SIMULATORS[behaviour](rng, n_frames, fps, box, scales)
+    data = np.empty((n_frames, 2, len(BODYPARTS), 3))
+    for k, m in zip(kinematics, order):
+        true_xy = pose_from_kinematics(k, animals[m])
+        data[:, m] = detect(true_xy, k, rng, fps, width, height, animals[m].scale)
+    lost = data[..., 2] < 0.01  # maDLC leaves points it could not assemble empty
+    if behaviour == 'fighting':  # and loses a whole animal for a few frames in a scuffle
+        for i, m in zip(*np.nonzero(rng.random((n_frames, 2)) < 0.3 / fps)):
+            lost[i:i + int(rng.integers(2, 9)), m] = True
+    data[lost] = np.nan
+    return data.astype(np.float32), actor
+
+
 # ---------------------------------------------------------------- writing
 
-def dlc_csv_text(data: np.ndarray, scorer: str = SCORER, bodyparts: Sequence[str] = BODYPARTS) -> str:
-    """A (T, V, 3) x/y/likelihood array as the text of a single-animal DeepLabCut analysis CSV."""
+def _cell(value: float) -> str:
+    """A CSV cell: the float at full precision, empty for NaN (a point DeepLabCut did not find)."""
+    return repr(value) if value == value else ''
+
+
+def dlc_csv_text(data: np.ndarray, scorer: str = SCORER, bodyparts: Sequence[str] = BODYPARTS,
+                 individuals: Sequence[str] | None = None) -> str:
+    """A (T, V, 3) x/y/likelihood array as the text of a single-animal DeepLabCut analysis CSV; with
+    ``individuals``, a (T, I, V, 3) array as a multi-animal (maDLC) one, with the ``individuals`` header row.
+    NaN is written as an empty cell."""
+    if individuals is not None:
+        if data.ndim != 4 or data.shape[1] != len(individuals):
+            raise ValueError(f'data of shape {data.shape} does not hold {len(individuals)} individuals (T, I, V, 3)')
+        names = [name for name in individuals for _ in range(3 * data.shape[2])]
+        data = data.reshape(len(data), -1, 3)  # (T, I*V, 3)
+        bodyparts = list(bodyparts) * len(individuals)
     n, v, _ = data.shape
     if v != len(bodyparts):
         raise ValueError(f'data has {v} bodyparts but {len(bodyparts)} names were given')
     lines = ['scorer,' + ','.join([scorer] * (3 * v)),
              'bodyparts,' + ','.join(name for name in bodyparts for _ in range(3)),
              'coords,' + ','.join(['x', 'y', 'likelihood'] * v)]
+    if individuals is not None:
+        lines.insert(1, 'individuals,' + ','.join(names))
     rows = data.reshape(n, 3 * v).astype(np.float64).tolist()  # float32 values, written at full precision
-    lines.extend(f'{i},' + ','.join(map(repr, row)) for i, row in enumerate(rows))
+    lines.extend(f'{i},' + ','.join(map(_cell, row)) for i, row in enumerate(rows))
     return '\n'.join(lines) + '\n'
 
 
-def dlc_config_text(recordings: Sequence[str], width: int, height: int) -> str:
-    """A DeepLabCut project ``config.yaml`` for the sample (the keys a DLC 2.x single-animal project has)."""
-    project = f'/path/to/{TASK}-{EXPERIMENTER}-2024-11-26'
+def dlc_config_text(recordings: Sequence[str], width: int, height: int, task: str = TASK,
+                    individuals: Sequence[str] | None = None) -> str:
+    """A DeepLabCut project ``config.yaml`` for the sample: the keys a DLC 2.x single-animal project has, or with
+    ``individuals`` those of a multi-animal project (``multianimalbodyparts``, ``bodyparts: MULTI!``)."""
+    project = f'/path/to/{task}-{EXPERIMENTER}-2024-11-26'
     videos = ''.join(f'  {project}/videos/{name}.mp4:\n    crop: 0, {width}, 0, {height}\n' for name in recordings)
     bodyparts = ''.join(f'- {name}\n' for name in BODYPARTS)
     skeleton = ''.join(f'- - {BODYPARTS[a]}\n  - {BODYPARTS[b]}\n' for a, b in SKELETON)
+    if individuals is None:
+        project_kind = 'multianimalproject: false\nidentity:\n'
+        parts = f'bodyparts:\n{bodyparts}'
+        training = 'default_net_type: resnet_50\ndefault_augmenter: default\n'
+    else:
+        project_kind = 'multianimalproject: true\nidentity: false\n'
+        animals = ''.join(f'- {name}\n' for name in individuals)
+        parts = f'individuals:\n{animals}uniquebodyparts: []\nmultianimalbodyparts:\n{bodyparts}bodyparts: MULTI!\n'
+        training = ('default_net_type: dlcrnet_ms5\ndefault_augmenter: multi-animal-imgaug\n'
+                    'default_track_method: ellipse\n')
     return (
         '    # Project definitions (do not edit)\n'
-        f'Task: {TASK}\nscorer: {EXPERIMENTER}\ndate: {DATE}\nmultianimalproject: false\nidentity:\n\n'
+        f'Task: {task}\nscorer: {EXPERIMENTER}\ndate: {DATE}\n{project_kind}\n'
         '    # Project path (change when moving around)\n'
         f'project_path: {project}\n\n'
         '    # Annotation data set configuration (and individual video cropping parameters)\n'
-        f'video_sets:\n{videos}bodyparts:\n{bodyparts}\n'
+        f'video_sets:\n{videos}{parts}\n'
         '    # Fraction of video to start/stop when extracting frames for labeling/refinement\n'
         'start: 0\nstop: 1\nnumframes2pick: 20\n\n'
         '    # Plotting configuration\n'
         f'skeleton:\n{skeleton}skeleton_color: black\npcutoff: {PCUTOFF}\ndotsize: 8\nalphavalue: 0.7\n'
         'colormap: rainbow\n\n'
         '    # Training,Evaluation and Analysis configuration\n'
-        'TrainingFraction:\n- 0.95\niteration: 0\ndefault_net_type: resnet_50\ndefault_augmenter: default\n'
+        f'TrainingFraction:\n- 0.95\niteration: 0\n{training}'
         'snapshotindex: -1\nbatch_size: 8\n\n'
         '    # Cropping Parameters (for analysis and outlier frame detection)\n'
         f'cropping: false\n#if cropping is true for analysis, then set the values here:\n'
@@ -571,12 +973,7 @@ def make_sample(out_dir: str, seed: int = 0, recordings: int = 6, abnormal: int 
     ``max(recordings, abnormal)`` animals (the same animals do every behaviour), placed and oriented at random.
     Older sample CSVs (this generator's scorer name) left in these folders by a bigger run are removed.
     """
-    for name, value, low in (('recordings', recordings, 1), ('abnormal', abnormal, 0), ('frames', frames, 1),
-                             ('width', width, 64), ('height', height, 64)):
-        if int(value) != value or value < low:
-            raise ValueError(f'{name} must be an integer >= {low}, got {value!r}')
-    if not fps > 0:
-        raise ValueError(f'fps must be > 0, got {fps!r}')
+    _check_sample_args(recordings=recordings, abnormal=abnormal, frames=frames, fps=fps, width=width, height=height)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise NotADirectoryError(f'{out_dir}: output exists and is not a folder')
     cohort = [make_animal(np.random.default_rng([seed, 1000, i]), min(width, height))
@@ -598,17 +995,60 @@ def make_sample(out_dir: str, seed: int = 0, recordings: int = 6, abnormal: int 
     config = os.path.join(out_dir, 'config.yaml')
     _write_text(config, dlc_config_text(names, width, height))
     written['config'].append(config)
-    _remove_stale(out_dir, set(written['csv']) | set(written['abnormal']))
+    folders = [os.path.join(out_dir, 'csv_data', b) for b in BEHAVIOURS] + [os.path.join(out_dir, 'abnormal')]
+    _remove_stale(folders, set(written['csv']) | set(written['abnormal']), SCORER)
     return written
 
 
-def _remove_stale(out_dir: str, keep: set[str]) -> None:
-    """Remove sample CSVs of an earlier, bigger run (only files named with this generator's scorer)."""
-    folders = [os.path.join(out_dir, 'csv_data', b) for b in BEHAVIOURS] + [os.path.join(out_dir, 'abnormal')]
+def make_social_sample(out_dir: str, seed: int = 0, recordings: int = 6, frames: int = 600, fps: float = 30.0,
+                       width: int = 640, height: int = 480) -> dict[str, list[str]]:
+    """Write the two-animal (social) sample project into ``out_dir``; return the paths written.
+
+    Returns ``{'config': [config.yaml], 'csv': [every csv_data/<behaviour>/*.csv]}``. The same arguments give
+    byte-identical files. Recording ``pairNN_<behaviour>`` is pair NN of a cohort of ``recordings`` pairs (the same
+    pairs do every behaviour). Older social sample CSVs left in these folders by a bigger run are removed.
+    """
+    _check_sample_args(recordings=recordings, frames=frames, fps=fps, width=width, height=height)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise NotADirectoryError(f'{out_dir}: output exists and is not a folder')
+    cohort = [make_pair(np.random.default_rng([seed, 2000, i]), min(width, height)) for i in range(recordings)]
+    written: dict[str, list[str]] = {'config': [], 'csv': []}
+    names = []
+    for code, behaviour in enumerate(SOCIAL_BEHAVIOURS):
+        for i in range(recordings):
+            name = f'pair{i + 1:02d}_{behaviour}'
+            names.append(name)
+            data, _ = simulate_pair(behaviour, cohort[i], np.random.default_rng([seed, 100 + code, i]), frames, fps,
+                                    width, height)
+            path = os.path.join(out_dir, 'csv_data', behaviour, f'{name}{SOCIAL_SCORER}{SOCIAL_SUFFIX}.csv')
+            _write_text(path, dlc_csv_text(data, SOCIAL_SCORER, individuals=INDIVIDUALS))
+            written['csv'].append(path)
+    config = os.path.join(out_dir, 'config.yaml')
+    _write_text(config, dlc_config_text(names, width, height, task=SOCIAL_TASK, individuals=INDIVIDUALS))
+    written['config'].append(config)
+    _remove_stale([os.path.join(out_dir, 'csv_data', b) for b in SOCIAL_BEHAVIOURS], set(written['csv']),
+                  SOCIAL_SCORER + SOCIAL_SUFFIX)
+    return written
+
+
+_LOWEST = {'recordings': 1, 'abnormal': 0, 'frames': 1, 'width': 64, 'height': 64}
+
+
+def _check_sample_args(fps: float, **counts: int) -> None:
+    """ValueError naming the first count under its lowest value (``_LOWEST``) or a frame rate not above 0."""
+    for name, value in counts.items():
+        if int(value) != value or value < _LOWEST[name]:
+            raise ValueError(f'{name} must be an integer >= {_LOWEST[name]}, got {value!r}')
+    if not fps > 0:
+        raise ValueError(f'fps must be > 0, got {fps!r}')
+
+
+def _remove_stale(folders: Sequence[str], keep: set[str], scorer: str) -> None:
+    """Remove sample CSVs of an earlier, bigger run: files in ``folders`` named with ``scorer``, not in ``keep``."""
     for folder in folders:
         for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
             path = os.path.join(folder, entry)
-            if entry.endswith(f'{SCORER}.csv') and path not in keep and os.path.isfile(path):
+            if entry.endswith(f'{scorer}.csv') and path not in keep and os.path.isfile(path):
                 logger.warning('removing %s, left by an earlier sample run', path)
                 os.remove(path)
 
@@ -618,31 +1058,51 @@ def _remove_stale(out_dir: str, keep: set[str]) -> None:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Write a deterministic DeepLabCut-style sample project (12-bodypart rat, five behaviours in '
-                    'csv_data/<behaviour>/, seizure-like recordings in abnormal/, config.yaml) for the quick start.',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('--out', default='data/sample', help='output folder (created if needed)')
+                    'csv_data/<behaviour>/, seizure-like recordings in abnormal/, config.yaml) for the quick start; '
+                    'with --social, a multi-animal (maDLC) project of two rats and five social behaviours.',
+        formatter_class=HelpFormatter)
+    parser.add_argument('--out', default=None,
+                        help='output folder (created if needed); default data/sample, or data/social_sample with '
+                             '--social')
+    parser.add_argument('--social', action='store_true',
+                        help=f'write the two-animal sample: maDLC CSVs of {", ".join(SOCIAL_BEHAVIOURS)}')
     parser.add_argument('--seed', type=int, default=0, help='random seed; the same seed gives identical files')
-    parser.add_argument('--recordings', type=int, default=6, help='recordings per behaviour (one animal each)')
-    parser.add_argument('--abnormal', type=int, default=4, help='abnormal (seizure-like) recordings; 0 for none')
+    parser.add_argument('--recordings', type=int, default=6,
+                        help='recordings per behaviour (one animal, or with --social one pair, each)')
+    parser.add_argument('--abnormal', type=int, default=None,
+                        help='abnormal (seizure-like) recordings, 0 for none; default 4 (not with --social)')
     parser.add_argument('--frames', type=int, default=600, help='frames per recording')
     parser.add_argument('--fps', type=float, default=30.0, help='frame rate, frames per second')
     parser.add_argument('--width', type=int, default=640, help='frame width, pixels')
     parser.add_argument('--height', type=int, default=480, help='frame height, pixels')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.social and args.abnormal is not None:
+        parser.error('--abnormal applies to the single-animal sample, not to --social')
+    if args.out is None:
+        args.out = 'data/social_sample' if args.social else 'data/sample'
+    if args.abnormal is None and not args.social:
+        args.abnormal = 4
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
     start = time.perf_counter()
-    written = make_sample(args.out, seed=args.seed, recordings=args.recordings, abnormal=args.abnormal,
-                          frames=args.frames, fps=args.fps, width=args.width, height=args.height)
-    files = written['csv'] + written['abnormal'] + written['config']
-    size = sum(os.path.getsize(path) for path in files)
-    logger.info('wrote %d recordings of %s (%d each) to %s, %d abnormal (%s) recordings to %s, and %s',
-                len(written['csv']), ', '.join(BEHAVIOURS), args.recordings, os.path.join(args.out, 'csv_data'),
-                len(written['abnormal']), ABNORMAL_BEHAVIOUR, os.path.join(args.out, 'abnormal'),
-                written['config'][0])
+    if args.social:
+        written = make_social_sample(args.out, seed=args.seed, recordings=args.recordings, frames=args.frames,
+                                     fps=args.fps, width=args.width, height=args.height)
+        logger.info('wrote %d two-animal recordings of %s (%d each) to %s, and %s', len(written['csv']),
+                    ', '.join(SOCIAL_BEHAVIOURS), args.recordings, os.path.join(args.out, 'csv_data'),
+                    written['config'][0])
+    else:
+        written = make_sample(args.out, seed=args.seed, recordings=args.recordings, abnormal=args.abnormal,
+                              frames=args.frames, fps=args.fps, width=args.width, height=args.height)
+        logger.info('wrote %d recordings of %s (%d each) to %s, %d abnormal (%s) recordings to %s, and %s',
+                    len(written['csv']), ', '.join(BEHAVIOURS), args.recordings, os.path.join(args.out, 'csv_data'),
+                    len(written['abnormal']), ABNORMAL_BEHAVIOUR, os.path.join(args.out, 'abnormal'),
+                    written['config'][0])
+    size = sum(os.path.getsize(path) for paths in written.values() for path in paths)
     logger.info('%d frames at %g fps, %dx%d px; %.1f MB in %.1f s', args.frames, args.fps, args.width, args.height,
                 size / 1e6, time.perf_counter() - start)
     return 0

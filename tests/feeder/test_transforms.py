@@ -10,7 +10,8 @@ import pytest
 from feeder import tools
 from feeder.feeder import Feeder
 from feeder.feeder_kinetics import Feeder_kinetics
-from feeder.transforms import bone_parents, build_transform, channel_count, transform_from_feeder_args
+from feeder.transforms import (FOCAL_MODES, bone_parents, build_transform, channel_count, individual_orders,
+                               transform_from_feeder_args)
 from net.utils.graph import RAT_NAMES
 from tests.conftest import write_dataset
 
@@ -133,20 +134,6 @@ def test_bodypart_names_and_indices_give_the_same_result():
     np.testing.assert_array_equal(by_bodyparts(data), by_index(data)[:3])
 
 
-def test_reference_joints_never_visible_fall_back_to_frame_with_one_warning(caplog):
-    score = _score()
-    score[:, SPINE] = 0  # the centre joint never visible
-    data = _pixels_to_data(_rat_pixels(), score)
-    transform = _ego()
-    with caplog.at_level(logging.WARNING, logger='feeder.transforms'):
-        out = transform(data, sample='rat07_walking_0003')
-        transform(data, sample='rat07_walking_0003')
-    np.testing.assert_allclose(out, data, atol=1e-7)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert 'rat07_walking_0003' in warnings[0] and 'frame' in warnings[0]
-
-
 def _chain_clip() -> np.ndarray:
     """3 joints in a chain 0 - 1 - 2 (centre 1), 3 frames; joint 2 masked in frame 1."""
     data = np.zeros((3, 3, 3, 1), dtype=np.float32)
@@ -224,7 +211,12 @@ def test_feeder_kinetics_takes_bodypart_names_from_the_clips(tmp_path):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    ({'normalize': 'egocentric'}, "unknown normalize 'egocentric' (did you mean 'egocentric_clip'?); allowed"),
+    ({'normalize': 'egocentric_clp'}, "unknown normalize 'egocentric_clp' (did you mean 'egocentric_clip'?); allowed: "
+                                      'frame, egocentric_clip, egocentric_frame, egocentric_focal, '
+                                      'egocentric_focal_frame, egocentric_pair'),
+    ({'focal': -1}, 'focal -1: expected the slot of the focal individual, an integer 0, 1, ...'),
+    ({'focal': True}, 'focal True: expected the slot of the focal individual'),
+    ({'random_individual_order': 'yes'}, "random_individual_order 'yes': expected a boolean (true or false in YAML"),
     ({'normalize': 'egocentric_clip'}, 'needs center_joint and heading_joints'),
     ({'channels': ['xy_score', 'bone']}, 'channels bone needs the skeleton: pass layout'),
     ({'channels': ['xy_score', 'velocty']}, "unknown channel group 'velocty' in channels (did you mean 'velocity'?)"),
@@ -251,3 +243,251 @@ def test_transform_from_feeder_args_matches_the_feeder_without_augmentation():
     data = _pixels_to_data(_rat_pixels(), _score())
     np.testing.assert_array_equal(transform(data), _ego(channels=['xy_score', 'velocity'])(data))
     assert transform_from_feeder_args(args, augment=True).rotate == 90
+
+
+# ---------------------------------------------------------------- several individuals: focal modes, empty slots, order
+EGOCENTRIC = ('egocentric_clip', 'egocentric_frame') + FOCAL_MODES
+
+
+def _pair_pixels(T: int = 12) -> np.ndarray:
+    """(T, V, 2, 2) two rats: slot 0 near the frame centre, slot 1 about 2.5 body lengths away, turned 120 degrees."""
+    first = _rat_pixels(T, seed=0)
+    second = _move(_rat_pixels(T, seed=1), 120, 1.0, (140, -60))
+    return np.concatenate([first, second], axis=2)
+
+
+def _build(mode: str, **extra):
+    return build_transform(mode, 'spine', ['tail_base', 'neck'], layout='rat', frame_size=[W, H], **extra)
+
+
+@pytest.mark.parametrize('mode', FOCAL_MODES)
+def test_focal_modes_ignore_moving_the_whole_scene(mode):
+    px, score = _pair_pixels(), _score(M=2)
+    transform = _build(mode)
+    reference = transform(_pixels_to_data(px, score))
+    assert (reference[0:2, :, :, 1] != 0).any()
+    for degrees, scale, shift in ((90, 1.0, (0, 0)), (-137, 1.6, (120, -80)), (25, 0.7, (-150, 60))):
+        moved = transform(_pixels_to_data(_move(px, degrees, scale, shift), score))
+        np.testing.assert_allclose(moved, reference, atol=2e-5)
+
+
+@pytest.mark.parametrize('mode', FOCAL_MODES)
+def test_focal_modes_see_the_partner_move_but_per_animal_modes_do_not(mode):
+    px, score = _pair_pixels(), _score(M=2)
+    partner_moved = px.copy()
+    partner_moved[:, :, 1] = _move(px[:, :, 1], 60, 1.0, (-90, 40))  # the partner alone turned and moved
+    before, after = _pixels_to_data(px, score), _pixels_to_data(partner_moved, score)
+    focal = _build(mode)
+    assert not np.allclose(focal(after), focal(before), atol=1e-3)
+    if mode == 'egocentric_focal':  # the focal animal's own input is the per-animal one
+        np.testing.assert_allclose(focal(after)[..., 0], _build('egocentric_clip')(after)[..., 0], atol=1e-5)
+    for per_animal in ('egocentric_clip', 'egocentric_frame'):  # the geometry the per-animal modes lose
+        np.testing.assert_allclose(_build(per_animal)(after), _build(per_animal)(before), atol=2e-5)
+
+
+def test_egocentric_focal_puts_the_partner_in_the_focal_animals_body_lengths():
+    px = np.zeros((4, 12, 2, 2))
+    px[:, :, 0] = [300, 200]
+    px[:, TAIL_BASE, 0], px[:, SPINE, 0], px[:, NECK, 0] = [300, 200], [300, 230], [300, 260]  # 60 px, facing down
+    px[:, :, 1] = [300, 380]  # partner: spine 2.5 body lengths ahead of the focal spine, facing back towards it,
+    px[:, TAIL_BASE, 1], px[:, SPINE, 1], px[:, NECK, 1] = [300, 420], [300, 380], [300, 340]  # 80 px long
+    data = _pixels_to_data(px, np.ones((4, 12, 2), np.float32))
+    out = _build('egocentric_focal')(data)
+    np.testing.assert_allclose(out[0:2, :, SPINE, 0].T, [[0, 0]] * 4, atol=1e-6)
+    np.testing.assert_allclose(out[0:2, :, SPINE, 1].T, [[2.5, 0]] * 4, atol=1e-6)  # 150 px / 60 px, straight ahead
+    np.testing.assert_allclose(out[0:2, :, NECK, 1].T, [[2.5 - 40 / 60, 0]] * 4, atol=1e-6)  # its head points at -x
+    focal_1 = _build('egocentric_focal', focal=1)(data)  # seen from the other animal: 150 / 80 body lengths ahead
+    np.testing.assert_allclose(focal_1[0:2, :, SPINE, 0].T, [[150 / 80, 0]] * 4, atol=1e-6)
+    pair = _build('egocentric_pair')(data)  # the midpoint, +x from slot 0 to slot 1, mean body length 70 px
+    np.testing.assert_allclose(pair[0:2, :, SPINE, 0].T, [[-75 / 70, 0]] * 4, atol=1e-6)
+    np.testing.assert_allclose(pair[0:2, :, SPINE, 1].T, [[75 / 70, 0]] * 4, atol=1e-6)
+    swapped = _build('egocentric_pair')(data[..., ::-1])  # the other order turns the picture by 180 degrees
+    np.testing.assert_allclose(swapped[0:2], -pair[0:2, ..., ::-1], atol=1e-6)
+
+
+def test_egocentric_focal_frame_follows_the_focal_animal_frame_by_frame():
+    T = 8
+    px = np.zeros((T, 12, 2, 2))
+    for t in range(T):  # the focal turns in place by 30 degrees a frame; the partner stays 1.5 body lengths behind
+        a = np.radians(30 * t)
+        axis = np.array([np.cos(a), np.sin(a)])
+        for m, spine in enumerate(([320, 240], [320, 240] - 90 * axis)):
+            px[t, :, m] = spine
+            px[t, TAIL_BASE, m], px[t, NECK, m] = spine - 30 * axis, spine + 30 * axis
+    out = _build('egocentric_focal_frame')(_pixels_to_data(px, np.ones((T, 12, 2), np.float32)))
+    np.testing.assert_allclose(out[0:2, :, SPINE, 1].T, [[-1.5, 0]] * T, atol=1e-5)
+    np.testing.assert_allclose(out[0:2, :, NECK, 1].T, [[-1, 0]] * T, atol=1e-5)
+    clip = _build('egocentric_focal')(_pixels_to_data(px, np.ones((T, 12, 2), np.float32)))
+    assert np.ptp(clip[0, :, SPINE, 1]) > 0.5  # with the clip's mean heading the partner swings about
+
+
+@pytest.mark.parametrize('mode', EGOCENTRIC)
+def test_an_individual_that_cannot_be_aligned_is_an_empty_slot(mode):
+    px, score = _pair_pixels(), _score(M=2)
+    score[:, SPINE, 1] = 0  # slot 1: the centre joint never visible
+    data = _pixels_to_data(px, score)
+    out = _build(mode, channels=['xy_score', 'velocity', 'bone'])(data)
+    assert (out[..., 1] == 0).all()  # coordinates, score and motion channels
+    alone = data.copy()
+    alone[..., 1] = 0
+    np.testing.assert_allclose(out, _build(mode, channels=['xy_score', 'velocity', 'bone'])(alone), atol=1e-6)
+    assert (out[2, :, :, 0] == data[2, :, :, 0]).all()
+
+
+@pytest.mark.parametrize('mode', FOCAL_MODES)
+def test_the_next_individual_that_can_be_aligned_is_the_focal(mode):
+    px, score = _pair_pixels(), _score(M=3)
+    px = np.concatenate([px, _move(px[:, :, :1], -45, 1.0, (-160, 90))], axis=2)  # a third rat
+    score[:, NECK, 0] = 0  # slot 0 has no heading
+    data = _pixels_to_data(px, score)
+    out = _build(mode)(data)
+    assert (out[..., 0] == 0).all()
+    rolled = _build(mode)(np.roll(data, -1, axis=3))  # slot 1 first: what slot 1 as the focal gives
+    np.testing.assert_allclose(out[..., 1:], rolled[..., :2], atol=1e-6)
+    np.testing.assert_allclose(_build(mode, focal=1)(data), out, atol=1e-6)
+    score[:, TAIL_BASE, 1:] = 0  # slots 1 and 2 cannot be aligned either: nothing can
+    assert (_build(mode)(_pixels_to_data(px, score)) == 0).all()
+
+
+def test_focal_out_of_range_for_the_data_is_refused():
+    with pytest.raises(ValueError, match=r'focal: individual slot 2 is out of range for data with M=2 individual '
+                                         r'slots \(0 to 1\)'):
+        _build('egocentric_focal', focal=2)(_pixels_to_data(_pair_pixels(), _score(M=2)))
+
+
+def _audit_clips() -> np.ndarray:
+    """(6, 3, T, V, 2): clean; slot 1 spine never seen; slot 0 heading never seen; slot 1 absent; both unaligned;
+    slot 0 absent."""
+    clean = _pixels_to_data(_pair_pixels(), _score(M=2))
+    clips = np.stack([clean] * 6)
+    clips[1, :, :, SPINE, 1] = 0
+    clips[2, :, :, NECK, 0] = 0
+    clips[3, ..., 1] = 0
+    clips[4, :, :, TAIL_BASE, :] = 0
+    clips[5, ..., 0] = 0
+    return clips
+
+
+@pytest.mark.parametrize('mode, expected', [
+    ('frame', {'clips': 6, 'empty_slot': 0, 'focal_changed': 0, 'all_empty': 0, 'no_partner': 0}),
+    ('egocentric_clip', {'clips': 6, 'empty_slot': 3, 'focal_changed': 0, 'all_empty': 1, 'no_partner': 0}),
+    ('egocentric_focal', {'clips': 6, 'empty_slot': 3, 'focal_changed': 2, 'all_empty': 1, 'no_partner': 0}),
+    ('egocentric_pair', {'clips': 6, 'empty_slot': 3, 'focal_changed': 2, 'all_empty': 1, 'no_partner': 4}),
+])
+def test_audit_counts_the_clips_of_a_split(mode, expected, tmp_path):
+    clips = _audit_clips()
+    transform = _build(mode)
+    assert transform.audit(clips) == expected
+    np.save(tmp_path / 'clips.npy', clips)
+    assert transform.audit(np.load(tmp_path / 'clips.npy', mmap_mode='r'), chunk=4) == expected
+    assert transform.audit(clips[i:i + 1] for i in range(6)) == expected  # chunks read some other way
+    # what the counts say happens, happens
+    for i, clip in enumerate(clips):
+        out = transform(clip)
+        emptied = (clip[2] > 0).any(axis=(0, 1)) & (out[2] == 0).all(axis=(0, 1))
+        assert emptied.any() == (i in (1, 2, 4) and mode != 'frame')
+
+
+def test_the_audit_is_one_log_line_per_split(caplog):
+    transform = _build('egocentric_focal')
+    with caplog.at_level(logging.DEBUG, logger='feeder.transforms'):
+        transform.log_audit(_audit_clips(), 'train_data.npy')
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ['train_data.npy: 3 of 6 clips have an individual whose reference joints (spine; tail_base '
+                        '-> neck) are never visible: it enters as an empty slot; in 2 of 6 clips the focal slot 0 '
+                        'cannot be aligned and the next slot that can is the focal; in 1 of 6 clips no individual '
+                        'can be aligned: all zeros (normalize egocentric_focal)']
+    assert caplog.records[0].levelno == logging.WARNING
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger='feeder.transforms'):
+        for clip in _audit_clips():  # no per-sample warning any more
+            transform(clip, sample='a clip')
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert transform.audit_message(transform.audit(_audit_clips()[:1]), 'val') is None
+
+
+def test_feeder_logs_the_audit_of_its_split(tmp_path, caplog):
+    data_path, label_path = write_dataset(tmp_path, 'train', _audit_clips(), [0, 1, 0, 1, 0, 1])
+    with caplog.at_level(logging.WARNING):
+        feeder = Feeder(data_path, label_path, normalize='egocentric_clip', center_joint='spine',
+                        heading_joints=['tail_base', 'neck'], layout='rat')
+        Feeder(data_path, label_path)  # frame: nothing to say
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith('train_data.npy: 3 of 6 clips have an individual')
+    assert (feeder[1][0][..., 1] == 0).all()
+
+
+def test_random_individual_order_permutes_the_slots_reproducibly():
+    data = _pixels_to_data(_pair_pixels(), _score(M=2))
+    data = np.concatenate([data, data[..., :1] * 0.5], axis=3)  # three slots, all different
+    transform = build_transform(random_individual_order=True)
+    seen = set()
+    for seed in range(12):
+        out = transform(data, rng=np.random.default_rng(seed))
+        order = [next(m for m in range(3) if np.array_equal(out[..., k], data[..., m])) for k in range(3)]
+        assert sorted(order) == [0, 1, 2]
+        seen.add(tuple(order))
+        np.testing.assert_array_equal(transform(data, rng=np.random.default_rng(seed)), out)
+    assert len(seen) > 3
+    np.random.seed(5)
+    first = transform(data)
+    np.random.seed(5)
+    np.testing.assert_array_equal(transform(data), first)  # numpy's global RNG when no rng is given
+
+
+def test_random_individual_order_changes_the_focal_and_leaves_one_animal_alone():
+    data = _pixels_to_data(_pair_pixels(), _score(M=2))
+    transform = _build('egocentric_focal', random_individual_order=True)
+    outs = [transform(data, rng=np.random.default_rng(seed)) for seed in range(8)]
+    as_stored, swapped = _build('egocentric_focal')(data), _build('egocentric_focal')(data[..., ::-1])
+    assert all(np.allclose(out, as_stored) or np.allclose(out, swapped) for out in outs)
+    assert any(np.allclose(out, swapped) for out in outs) and any(np.allclose(out, as_stored) for out in outs)
+    single = data[..., :1]
+    rng = np.random.default_rng(3)
+    out = _build('egocentric_clip', random_individual_order=True, random_rotate=30)(single, rng=rng)
+    again = np.random.default_rng(3)  # no draw for the order: the same rotation as without the option
+    np.testing.assert_array_equal(out, _build('egocentric_clip', random_rotate=30)(single, rng=again))
+    assert build_transform(random_individual_order=True)(single).tolist() == single.tolist()
+    assert transform_from_feeder_args({'random_individual_order': True}).is_identity  # no augmentation at test time
+    assert not transform_from_feeder_args({'random_individual_order': True}, augment=True).is_identity
+
+
+def test_individual_orders_and_each_order():
+    assert [o.tolist() for o in individual_orders(1)] == [[0]]
+    assert [o.tolist() for o in individual_orders(2)] == [[0, 1], [1, 0]]
+    assert [o.tolist() for o in individual_orders(3)] == [[0, 1, 2], [1, 2, 0], [2, 0, 1]]
+    assert len(individual_orders(3, every=True)) == 6
+    with pytest.raises(ValueError, match='individual_orders: M 0 must be a number of individual slots >= 1'):
+        individual_orders(0)
+    data = _pixels_to_data(_pair_pixels(), _score(M=2))
+    transform = _build('egocentric_focal', channels=['xy_score', 'velocity'], random_individual_order=True)
+    batch = transform.each_order(data)
+    assert batch.shape == (2, 5) + data.shape[1:] and batch.dtype == np.float32
+    plain = _build('egocentric_focal', channels=['xy_score', 'velocity'])
+    np.testing.assert_array_equal(batch[1], plain(data[..., [1, 0]]))
+    np.testing.assert_array_equal(batch[0], plain(data))
+
+
+def test_feeder_kinetics_logs_the_audit_of_its_clips(tmp_path, caplog):
+    clips = _audit_clips()
+    (tmp_path / 'clips').mkdir()
+    labels = {}
+    for i, clip in enumerate(clips):
+        frames = [{'frame_index': t, 'skeleton': [{
+            'pose': [float(v) for xy in zip(clip[0, t, :, m] + 0.5, clip[1, t, :, m] + 0.5) for v in xy],
+            'score': [float(s) for s in clip[2, t, :, m]]} for m in range(2)]} for t in range(clip.shape[1])]
+        with open(tmp_path / 'clips' / f'c{i}.json', 'w') as handle:
+            json.dump({'data': frames, 'label': 'x', 'label_index': 0}, handle)
+        labels[f'c{i}'] = {'has_skeleton': True, 'label': 'x', 'label_index': 0}
+    with open(tmp_path / 'label.json', 'w') as handle:
+        json.dump(labels, handle)
+    with caplog.at_level(logging.WARNING):
+        Feeder_kinetics(str(tmp_path / 'clips'), str(tmp_path / 'label.json'), max_frame=clips.shape[2],
+                        normalize='egocentric_focal', center_joint='spine', heading_joints=['tail_base', 'neck'],
+                        layout='rat', random_individual_order=True)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # the reader sorts the individuals of each frame by summed score, which here puts the one with fewer visible
+    # joints in slot 1, so the focal slot 0 can always be aligned
+    assert warnings == ['clips: 3 of 6 clips have an individual whose reference joints (spine; tail_base -> neck) '
+                        'are never visible: it enters as an empty slot; in 1 of 6 clips no individual can be '
+                        'aligned: all zeros (normalize egocentric_focal)']

@@ -1,6 +1,7 @@
 """tools/make_sample_data.py: determinism, the DeepLabCut file format, likelihoods and behaviours that differ."""
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -55,6 +56,23 @@ def test_same_seed_same_bytes_other_seed_other_bytes(sample, tmp_path):
     assert first['config.yaml'] == other['config.yaml']
     csvs = [name for name in first if name.endswith('.csv')]
     assert all(first[name] != other[name] for name in csvs)
+
+
+# sha256 over the sorted relative paths and contents of make_sample(**SMALL); pins the single-animal sample so that
+# changes to the shared body model (the social sample reuses it) cannot alter it unnoticed
+SMALL_DIGEST = 'fcf90a3bce2180589e53f25bdf18c4d3827bd3741c5792f4643a4e135d0968d6'
+
+
+def _digest(files: dict[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.replace(os.sep, '/').encode() + b'\0' + files[name])
+    return digest.hexdigest()
+
+
+def test_the_sample_bytes_are_pinned(sample):
+    out, _ = sample
+    assert _digest(_files(out)) == SMALL_DIGEST
 
 
 def test_header_is_dlc_single_animal_and_pandas_reads_it_back(sample):
@@ -243,3 +261,145 @@ def test_command_line(tmp_path, capsys):
         msd.parse_args(['-h'])
     assert exit_info.value.code == 0
     assert '--recordings' in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the social (two-animal) sample
+SOCIAL_SMALL = dict(seed=0, recordings=2, frames=150)
+
+
+@pytest.fixture(scope='module')
+def social(tmp_path_factory) -> tuple[str, dict[str, list[str]]]:
+    out = str(tmp_path_factory.mktemp('social'))
+    return out, msd.make_social_sample(out, **SOCIAL_SMALL)
+
+
+def test_social_layout_and_determinism(social, tmp_path):
+    out, written = social
+    name = f'{msd.SOCIAL_SCORER}{msd.SOCIAL_SUFFIX}.csv'
+    expected = {f'csv_data/{b}/pair{i:02d}_{b}{name}' for b in msd.SOCIAL_BEHAVIOURS for i in (1, 2)}
+    assert set(_files(out)) == expected | {'config.yaml'}
+    assert sorted(os.path.relpath(p, out) for p in written['csv'] + written['config']) == sorted(expected
+                                                                                               | {'config.yaml'})
+    assert msd.SOCIAL_SCORER == 'DLC_dlcrnetms5_ratsocialNov26shuffle1_200000'
+    msd.make_social_sample(str(tmp_path / 'again'), **SOCIAL_SMALL)
+    assert _files(str(tmp_path / 'again')) == _files(out)
+    msd.make_social_sample(str(tmp_path / 'other'), **{**SOCIAL_SMALL, 'seed': 1})
+    other = _files(str(tmp_path / 'other'))
+    assert all(other[name] != data for name, data in _files(out).items() if name.endswith('.csv'))
+
+
+def test_social_csv_is_madlc_and_dlc_io_reads_it(social):
+    from feeder import dlc_io
+
+    _, written = social
+    with open(written['csv'][0], encoding='utf-8') as handle:
+        lines = handle.read().split('\n')
+    assert [line.split(',')[0] for line in lines[:4]] == ['scorer', 'individuals', 'bodyparts', 'coords']
+    assert lines[1] == 'individuals,' + ','.join(['rat1'] * 36 + ['rat2'] * 36)
+    assert len(lines) == 4 + SOCIAL_SMALL['frames'] + 1 and lines[-1] == ''
+    empty = 0
+    for path in written['csv']:
+        rec = dlc_io.read_pose_file(path)
+        assert rec.fmt == 'dlc-csv-4' and rec.individuals == list(msd.INDIVIDUALS)
+        assert rec.bodyparts == list(msd.BODYPARTS) and rec.xy.shape == (SOCIAL_SMALL['frames'], 2, 12, 2)
+        missing = np.isnan(rec.xy).any(axis=-1)
+        assert (rec.score[missing] == 0).all()
+        empty += int(missing.sum())
+        assert missing.mean() < 0.2
+    assert empty > 0  # points maDLC did not find are empty cells
+
+
+def test_social_config_yaml_is_a_madlc_config(social):
+    graph = pytest.importorskip('net.utils.graph')
+    out, _ = social
+    path = os.path.join(out, 'config.yaml')
+    with open(path, encoding='utf-8') as handle:
+        config = yaml.safe_load(handle)
+    assert config['multianimalproject'] is True and config['identity'] is False
+    assert config['individuals'] == ['rat1', 'rat2'] and config['uniquebodyparts'] == []
+    assert config['multianimalbodyparts'] == list(msd.BODYPARTS) and config['bodyparts'] == 'MULTI!'
+    assert config['Task'] == 'ratsocial' and len(config['video_sets']) == 5 * SOCIAL_SMALL['recordings']
+    names, edges = graph.read_dlc_config(path)
+    assert names == list(msd.BODYPARTS)
+    index = {name: i for i, name in enumerate(names)}
+    assert sorted(tuple(sorted((index[a], index[b]))) for a, b in edges) == sorted(tuple(sorted(e))
+                                                                                 for e in msd.SKELETON)
+
+
+def _pairs(behaviour: str, n: int = 4, frames: int = 450) -> list[tuple[np.ndarray, int, float]]:
+    """``n`` recordings of ``behaviour``: (clean data (T, 2, V, 3), the actor's slot, body length in pixels)."""
+    out = []
+    for i in range(n):
+        pair = msd.make_pair(np.random.default_rng([5, i]), 480)
+        data, actor = msd.simulate_pair(behaviour, pair, np.random.default_rng([6, i, len(behaviour)]), frames)
+        clean = np.stack([_interpolate_occlusions(np.nan_to_num(data[:, m])) for m in range(2)], axis=1)
+        length = float(np.median(np.linalg.norm(clean[:, :, msd.NOSE, :2] - clean[:, :, msd.TBASE, :2], axis=-1)))
+        out.append((clean, actor, length))
+    return out
+
+
+def _distance(data: np.ndarray, length: float) -> np.ndarray:
+    """(T,) distance between the two spine points, body lengths."""
+    return np.linalg.norm(data[:, 0, msd.SPINE, :2] - data[:, 1, msd.SPINE, :2], axis=-1) / length
+
+
+def _ahead(data: np.ndarray, actor: int) -> np.ndarray:
+    """(T,) cosine of the angle between the actor's body axis and the direction to the partner."""
+    axis = data[:, actor, msd.NECK, :2] - data[:, actor, msd.TBASE, :2]
+    to_partner = data[:, 1 - actor, msd.SPINE, :2] - data[:, actor, msd.SPINE, :2]
+    return (axis * to_partner).sum(-1) / np.linalg.norm(axis, axis=-1) / np.linalg.norm(to_partner, axis=-1)
+
+
+def test_social_behaviours_differ_in_the_pairs_geometry():
+    rec = {b: _pairs(b) for b in msd.SOCIAL_BEHAVIOURS}
+    lag = int(FPS)
+    change = np.concatenate([_distance(d, n)[lag:] - _distance(d, n)[:-lag] for d, _, n in rec['approach']])
+    assert (change < -0.2).mean() > 1.5 * (change > 0.2).mean()  # in approach the distance mostly shrinks
+    assert np.median(change) < -0.1
+    ahead = {b: np.concatenate([_ahead(d, actor) for d, actor, _ in r]) for b, r in rec.items()}
+    assert np.median(ahead['approach']) > 0.7 and np.median(ahead['follow']) > 0.7  # the partner ahead of the actor
+    assert abs(np.median(ahead['apart'])) < 0.5  # anywhere
+    for data, _, length in rec['apart']:  # apart stays far apart
+        assert np.percentile(_distance(data, length), 5) > 2.5
+    for data, actor, length in rec['follow']:  # follow: at a steady distance
+        distance = _distance(data, length)
+        assert np.mean((distance > 0.8) & (distance < 3.0)) > 0.85
+
+    def same_way(data: np.ndarray) -> np.ndarray:  # (T,) cosine of the angle between the two body axes
+        axes = data[:, :, msd.NECK, :2] - data[:, :, msd.TBASE, :2]  # (T, 2, 2)
+        angle = np.arctan2(axes[..., 1], axes[..., 0])
+        return np.cos(angle[:, 0] - angle[:, 1])
+
+    assert np.median(np.concatenate([same_way(d) for d, _, _ in rec['follow']])) > 0.4  # heading the same way
+    assert abs(np.median(np.concatenate([same_way(d) for d, _, _ in rec['apart']]))) < 0.5
+    for data, actor, length in rec['sniffing']:  # the actor's nose at the partner's body
+        body = data[:, 1 - actor, [msd.SPINE, msd.LHIND, msd.RHIND, msd.TBASE], :2]  # (T, 4, 2)
+        nose = data[:, actor, msd.NOSE, :2]
+        assert np.median(np.linalg.norm(body - nose[:, None], axis=-1).min(axis=1)) < 0.4 * length
+    for data, _, length in rec['fighting']:  # close and fast
+        assert np.median(_distance(data, length)) < 1.3
+    speed = {b: np.median([np.linalg.norm(d[lag:, :, msd.TBASE, :2] - d[:-lag, :, msd.TBASE, :2], axis=-1).mean()
+                           / n for d, _, n in r]) for b, r in rec.items()}
+    walked = [speed[b] for b in ('approach', 'follow', 'apart')]
+    assert max(walked) < 1.5 * min(walked)  # each animal alone walks alike in these three
+    assert speed['sniffing'] < 0.6 * min(walked) and speed['fighting'] > min(walked)
+    actors = [actor for r in rec.values() for _, actor, _ in r]
+    assert 0 < sum(actors) < len(actors)  # the actor is rat1 in some recordings, rat2 in others
+
+
+def test_social_command_line_and_bad_arguments(tmp_path, capsys):
+    out = str(tmp_path / 'cli')
+    assert msd.main(['--social', '--out', out, '--recordings', '1', '--frames', '40', '--seed', '3']) == 0
+    assert sorted(os.listdir(os.path.join(out, 'csv_data'))) == sorted(msd.SOCIAL_BEHAVIOURS)
+    with pytest.raises(SystemExit) as exit_info:
+        msd.parse_args(['--social', '--abnormal', '2'])
+    assert exit_info.value.code == 2
+    assert '--abnormal applies to the single-animal sample, not to --social' in capsys.readouterr().err
+    assert msd.parse_args([]).out == 'data/sample' and msd.parse_args([]).abnormal == 4
+    assert msd.parse_args(['--social']).out == 'data/social_sample'
+    with pytest.raises(ValueError, match='frames must be an integer >= 1, got 0'):
+        msd.make_social_sample(str(tmp_path / 'x'), frames=0)
+    pair = msd.make_pair(np.random.default_rng(0), 480)
+    with pytest.raises(ValueError, match="unknown social behaviour 'grooming' .allowed: approach, follow, sniffing, "
+                                         "fighting, apart"):
+        msd.simulate_pair('grooming', pair, np.random.default_rng(0))
