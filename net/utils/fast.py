@@ -11,7 +11,7 @@ and after.
   convolution evaluated channels-last, graph first.
 * :class:`net.utils.dropout.Dropout` for ``nn.Dropout``: the same distribution, a cheaper CPU mask.
 
-The training switch is :func:`accelerate` (the processor calls it once, right after building the model);
+The training switch is :func:`accelerate` (called once by the training code, right after the model is built);
 :func:`use_fast_graph_conv` and :func:`use_published_graph_conv` switch the graph convolutions either way.
 All switches are idempotent (what is already switched is left alone) and reversible. Evaluation copies
 (:func:`net.utils.inference.prepare_for_inference`) use the channels-last graph convolution too, with the
@@ -243,11 +243,12 @@ def accelerate(model: nn.Module, device: torch.device | str) -> nn.Module:
     """The training switch: make ``model`` (in place) compute faster on ``device``; returns ``model``.
 
     On CPU: the channels-last graph convolution (:func:`use_fast_graph_conv`) and the faster dropout
-    (:func:`use_fast_dropout`), the training speed-up the README's Performance section measures against the
-    published formulation (``benchmarks/run.py``, case ``train_speed``). Elsewhere nothing is switched: the published formulation and ``nn.Dropout`` run as they are (the channels-last order has not been
-    measured on a GPU). Parameter names, shapes and tensors stay those of the published model, so checkpoints
-    are written and read as before; call it before wrapping the model in DistributedDataParallel. Idempotent;
-    :func:`use_published_graph_conv` and :func:`use_published_dropout` undo it.
+    (:func:`use_fast_dropout`), the training speed-up that ``benchmarks/run.py`` (case ``train_speed``) measures
+    against the published formulation. Elsewhere nothing is switched: the published formulation and
+    ``nn.Dropout`` run as they are (the channels-last order has not been measured on a GPU). Parameter names,
+    shapes and tensors stay those of the published model, so checkpoints are written and read as before; call it
+    before wrapping the model in DistributedDataParallel. Idempotent; :func:`use_published_graph_conv` and
+    :func:`use_published_dropout` undo it.
     """
     if torch.device(device).type != 'cpu':
         return model
