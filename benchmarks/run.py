@@ -1,12 +1,27 @@
-"""Speed benchmark: model train step and inference against the plain formulation, data pipeline, tools.
+"""Speed benchmark: the model against the original formulation, whole commands, data pipeline, tools.
 
-Every model figure is a ratio measured in one process: the reference (the original eager formulation, 1x1 conv to
-K*C_out channels then an einsum, the whole batch at once, written below) and the optimised paths are run
-interleaved, so load from other jobs on the machine hits both alike. Each case runs in a fresh subprocess so that
-its peak resident memory (ru_maxrss) is its own; large inference batches run with ``THP_MEM_ALLOC_ENABLE`` unset
-and set to 1.
+The reference is the published model itself (``net.st_gcn.Model`` as built, which computes as the paper: 1x1 conv to
+K*C_out channels then an einsum, ``nn.Dropout``); the fast paths are what the processor runs: the training model
+after :func:`net.utils.fast.accelerate`, the evaluation copy of :func:`net.utils.inference.prepare_for_inference`
+run through ``predict``.
+
+Each case runs in a fresh subprocess (its peak resident memory, ru_maxrss, is its own). Two kinds of figures:
+
+* **Fresh process per path** (``peak``, ``infer_process``, ``whole_command``): each inference path runs alone in
+  its own process, the way the original runs (a new process, eval, ``no_grad``, batches of 64), so the reference
+  has the original's real speed. ``whole_command`` times whole processes from start to exit: ``python main.py
+  recognition --phase test`` against a script that does what the original processor does; ``infer_process`` gives
+  the model-only time of each path; ``peak`` measures the machine's oneDNN GEMM rates (fp32, bf16), and every
+  model figure is also given as a share of them. These are the figures to quote; they need a quiet machine.
+* **Interleaved in one process** (``infer_speed``, ``train_speed``, ``compile``): the reference and the fast
+  paths take turns, so load from other jobs hits both alike; the ratios hold on a loaded machine, but the
+  in-process reference runs slower than the original does in its own process, so these ratios overstate the
+  speed-up against the original.
+
+Large inference batches also run with ``THP_MEM_ALLOC_ENABLE`` set to 1 and with a glibc no-mmap allocator.
 
     python benchmarks/run.py --quick             # a few minutes
+    python benchmarks/run.py --only peak infer_process whole_command --quick   # the fresh-process figures only
     python benchmarks/run.py --out bench.json    # the full run (long on 2 cores)
 """
 from __future__ import annotations
@@ -20,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from typing import Any, Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,36 +49,21 @@ logger = logging.getLogger('benchmark')
 SHAPES = {'kinetics': ('openpose', 18, 2, 400), 'rat': ('rat', 12, 1, 8)}  # layout, V, M, classes
 
 
-# ------------------------------------------------------------------ reference and helpers
-def reference_graph_conv(self, x: torch.Tensor, A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The original formulation: 1x1 conv to K*C_out channels, then an einsum over (k, v)."""
-    x = self.conv(x)  # (N, K*C, T, V)
-    n, kc, t, v = x.size()
-    x = x.view(n, self.kernel_size, kc // self.kernel_size, t, v)  # (N, K, C, T, V)
-    return torch.einsum('nkctv,kvw->nctw', x, A).contiguous(), A
-
-
-def use_reference(model: torch.nn.Module) -> torch.nn.Module:
-    """Make ``model`` the original (in place): the reference graph convolution in every ConvTemporalGraphical (so
-    the whole network runs channels-first) and ``torch.nn.Dropout`` in place of ``net.utils.dropout.Dropout``."""
-    from net.utils.dropout import Dropout
-    from net.utils.tgcn import ConvTemporalGraphical
-    for module in model.modules():
-        if isinstance(module, ConvTemporalGraphical):
-            module.forward = types.MethodType(reference_graph_conv, module)
-        for name, child in module.named_children():
-            if type(child) is Dropout:
-                setattr(module, name, torch.nn.Dropout(child.p, child.inplace))
-    return model
-
-
+# ------------------------------------------------------------------ models and helpers
 def build_model(shape: str, seed: int = 0) -> torch.nn.Module:
+    """The published model with the original initialisation: the reference, as the original computes."""
     from net import st_gcn
     layout, _, _, classes = SHAPES[shape]
     torch.manual_seed(seed)
     model = st_gcn.Model(3, classes, {'layout': layout, 'strategy': 'spatial'}, dropout=0.5)
     model.apply(st_gcn.weights_init)
     return model
+
+
+def fast_model(shape: str, seed: int = 0) -> torch.nn.Module:
+    """The model the processor trains on CPU: :func:`build_model` switched by ``net.utils.fast.accelerate``."""
+    from net.utils.fast import accelerate
+    return accelerate(build_model(shape, seed), 'cpu')
 
 
 def clips(shape: str, N: int, T: int, seed: int = 0) -> torch.Tensor:
@@ -148,10 +147,9 @@ def maxrss_mb() -> float:
 # ------------------------------------------------------------------ cases (each run in its own subprocess)
 def case_infer_speed(shape: str, T: int, N: int, reps: int, micro_batch: int | None = None) -> dict:
     from net.utils.inference import predict, prepare_for_inference
-    model = build_model(shape).eval()
     x = clips(shape, N, T)
-    ref = use_reference(build_model(shape).eval())
-    fast = prepare_for_inference(model)
+    ref = build_model(shape).eval()
+    fast = prepare_for_inference(build_model(shape))
     fns = {'reference': lambda: ref(x), 'fp32': lambda: predict(fast, x, micro_batch=micro_batch)}
     with torch.no_grad():  # the reference as the original test loop ran it: whole batch, no_grad
         if bf16_supported():
@@ -170,7 +168,7 @@ def case_infer_memory(shape: str, T: int, N: int, path: str, micro_batch: int | 
     x = clips(shape, N, T)
     before = maxrss_mb()
     if path == 'reference':
-        ref = use_reference(build_model(shape).eval())
+        ref = build_model(shape).eval()
         with torch.no_grad():
             ref(x)
     else:
@@ -190,13 +188,13 @@ def train_step(model, opt, x, y, amp: bool) -> float:
 def case_train_speed(shape: str, T: int, N: int, reps: int) -> dict:
     x = clips(shape, N, T)
     y = torch.randint(0, SHAPES[shape][3], (N,), generator=torch.Generator().manual_seed(1))
-    models = {'reference': use_reference(build_model(shape)), 'fp32': build_model(shape)}
+    models = {'reference': build_model(shape), 'fp32': fast_model(shape)}
     if bf16_supported():
-        models['bf16'] = build_model(shape)
+        models['bf16'] = fast_model(shape)
     opts = {k: torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for k, m in models.items()}
     fns = {k: (lambda k=k: train_step(models[k], opts[k], x, y, k == 'bf16')) for k in models}
     times = interleave(fns, reps)
-    flops = flops_per_clip(use_reference(build_model(shape)), x, train=True)
+    flops = flops_per_clip(build_model(shape), x, train=True)
     gemm = gemm_gflops()
     out = {'flops_per_clip': flops, 'matmul_gflops': gemm['fp32'], 'gemm': gemm}
     for name, sec in times.items():
@@ -211,7 +209,7 @@ def case_compile(shape: str, T: int, N: int, reps: int, train: bool, micro_batch
     out: dict[str, Any] = {}
     if train:
         y = torch.randint(0, SHAPES[shape][3], (N,), generator=torch.Generator().manual_seed(1))
-        eager, base = build_model(shape), build_model(shape)
+        eager, base = fast_model(shape), fast_model(shape)
         compiled = torch.compile(base, dynamic=False)
         opts = {'eager': torch.optim.SGD(eager.parameters(), lr=0.01, momentum=0.9),
                 'compiled': torch.optim.SGD(base.parameters(), lr=0.01, momentum=0.9)}
@@ -260,7 +258,7 @@ def case_bf16_agreement(T: int, n_train: int, n_test: int, epochs: int) -> dict:
     x, y, xt = torch.from_numpy(x), torch.from_numpy(y).long(), torch.from_numpy(xt)
     curves, models = {}, {}
     for name in ('fp32', 'bf16'):
-        model = build_model('rat', seed=3)
+        model = fast_model('rat', seed=3)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         order = torch.Generator().manual_seed(4)
         curves[name] = []
@@ -292,7 +290,7 @@ def case_epoch(n: int, T: int, batch: int, workers: int) -> dict:
         feeder = Feeder(os.path.join(tmp, 'd.npy'), os.path.join(tmp, 'l.pkl'), random_move=True)
         loader = torch.utils.data.DataLoader(feeder, batch_size=batch, shuffle=True, num_workers=workers,
                                              persistent_workers=workers > 0, drop_last=False)
-        model = build_model('rat')
+        model = fast_model('rat')
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         batches = []
         t0 = time.perf_counter()
@@ -445,10 +443,126 @@ def case_extract(n: int, T: int) -> dict:
     return {'samples': n, 'samples_s': n / (time.perf_counter() - t0)}
 
 
+# ------------------------------------------------------------------ fresh process per path, whole commands
+EVAL_CONFIGS = {'kinetics': 'config/st_gcn/kinetics-skeleton/test.yaml'}  # shape -> the shipped test config
+EVAL_BATCH = 64  # the shipped test configs' test_batch_size, and the original's
+
+
+def case_peak(seconds: float = 1.0) -> dict:
+    """The machine's measured peak, in a fresh process: GEMM rates of oneDNN (fp32, bf16) and torch.mm (GFLOP/s)."""
+    return gemm_gflops(seconds=seconds)
+
+
+def case_infer_process(shape: str, T: int, N: int, path: str, batch: int = EVAL_BATCH) -> dict:
+    """One inference path alone in this fresh process, over ``N`` clips in batches of ``batch``, the first batch
+    included, as a test run meets them.
+
+    ``reference``: the published model as the original processor runs it (eval, ``no_grad``, one forward pass per
+    batch). ``fp32`` / ``bf16``: the processor's evaluation path (``prepare_for_inference``, then ``predict`` per
+    batch, micro-batched on CPU; ``amp`` for bf16). ``model_s`` is the time in those calls only.
+    """
+    from net.utils.inference import predict, prepare_for_inference
+    t0 = time.perf_counter()
+    model = build_model(shape).eval()
+    x = clips(shape, N, T)
+    if path == 'reference':
+        def run(chunk: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return model(chunk)
+    else:
+        fast = prepare_for_inference(model)
+
+        def run(chunk: torch.Tensor) -> torch.Tensor:
+            return predict(fast, chunk, amp=path == 'bf16')
+    setup_s = time.perf_counter() - t0
+    batch_s = []
+    for start in range(0, N, batch):
+        t0 = time.perf_counter()
+        run(x[start:start + batch])
+        batch_s.append(time.perf_counter() - t0)
+    flops = flops_per_clip(model, x, train=False)  # after the timing, so that it does not warm anything up
+    return {'path': path, 'clips': N, 'batch': batch, 'setup_s': setup_s, 'model_s': sum(batch_s),
+            'clips_s': N / sum(batch_s), 'batch_s': batch_s, 'flops_per_clip': flops}
+
+
+def write_eval_data(folder: str, shape: str, T: int, N: int) -> dict[str, str]:
+    """Random clips of ``shape`` (N, 3, T, V, M) as a feeder's ``.npy`` and ``.pkl``, and random published-format
+    weights; returns their paths."""
+    _, _, _, classes = SHAPES[shape]
+    paths = {name: os.path.join(folder, name) for name in ('data.npy', 'label.pkl', 'weights.pt')}
+    np.save(paths['data.npy'], clips(shape, N, T).numpy())
+    from torchlight import save_pickle
+    save_pickle(paths['label.pkl'], ([f'clip{i}' for i in range(N)], [i % classes for i in range(N)]))
+    torch.save(build_model(shape, seed=1).state_dict(), paths['weights.pt'])
+    return paths
+
+
+def case_original_test(shape: str, data: str, labels: str, weights: str, batch: int = EVAL_BATCH) -> dict:
+    """What the original processor's ``--phase test`` does, run as a whole process by ``whole_command``: build the
+    published model (original initialisation), load the weights, read the data (memory-mapped ``.npy``, label
+    pickle), eval, and under ``no_grad`` one forward pass per batch of ``batch`` clips; loss and top-1/top-5 at
+    the end. Returns the time of each part (the parent times the whole process)."""
+    from torchlight import safe_load_pickle
+    t0 = time.perf_counter()
+    model = build_model(shape)
+    model.load_state_dict(torch.load(weights, map_location='cpu', weights_only=True))
+    model.eval()
+    t1 = time.perf_counter()
+    array = np.load(data, mmap_mode='r')
+    _, label = safe_load_pickle(labels)
+    label = torch.tensor(label)
+    data_s, model_s, scores = 0.0, 0.0, []
+    for start in range(0, len(array), batch):
+        t2 = time.perf_counter()
+        chunk = torch.from_numpy(np.array(array[start:start + batch], dtype=np.float32))  # (n, C, T, V, M)
+        t3 = time.perf_counter()
+        with torch.no_grad():
+            scores.append(model(chunk))
+        data_s, model_s = data_s + t3 - t2, model_s + time.perf_counter() - t3
+    scores = torch.cat(scores)
+    loss = F.cross_entropy(scores, label).item()
+    top = scores.topk(5, dim=1).indices
+    return {'build_load_s': t1 - t0, 'data_s': data_s, 'model_s': model_s, 'clips': len(array), 'loss': loss,
+            'top1': (top[:, 0] == label).float().mean().item(),
+            'top5': (top == label[:, None]).any(1).float().mean().item()}
+
+
+def case_whole_command(shape: str, T: int, N: int, command: str) -> dict:
+    """One evaluation command on ``N`` random clips, as a whole process timed from start to exit.
+
+    ``original``: :func:`case_original_test` in a fresh interpreter (what the original processor does).
+    ``main`` / ``main_amp``: ``python main.py recognition --phase test`` with the shipped test config (CPU, batches
+    of 64; ``--amp true`` for ``main_amp``), as a user runs it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_eval_data(tmp, shape, T, N)
+        if command == 'original':
+            spec = {'name': 'original_test', 'kwargs': {'shape': shape, 'data': paths['data.npy'],
+                                                        'labels': paths['label.pkl'], 'weights': paths['weights.pt']}}
+            cmd = [sys.executable, os.path.abspath(__file__), '--case', json.dumps(spec)]
+        elif command in ('main', 'main_amp'):
+            cmd = [sys.executable, 'main.py', 'recognition', '--phase', 'test', '--config', EVAL_CONFIGS[shape],
+                   '--weights', paths['weights.pt'], '--work_dir', os.path.join(tmp, 'work'), '--use_gpu', 'false',
+                   '--test_batch_size', str(EVAL_BATCH), '--test_feeder_args', f'data_path={paths["data.npy"]}',
+                   f'label_path={paths["label.pkl"]}', '--amp', 'true' if command == 'main_amp' else 'false']
+        else:
+            raise ValueError(f'command {command!r} is not one of original, main, main_amp')
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        process_s = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f'{" ".join(cmd[:4])} failed: ' + (proc.stderr.strip().splitlines() or ['?'])[-1])
+        inner = json.loads(proc.stdout.strip().splitlines()[-1]) if command == 'original' else {}
+    flops = flops_per_clip(build_model(shape).eval(), clips(shape, 1, T), train=False)
+    return {'command': command, 'clips': N, 'process_s': process_s, 'clips_s': N / process_s, 'inner': inner,
+            'flops_per_clip': flops}
+
+
 CASES = {'infer_speed': case_infer_speed, 'infer_memory': case_infer_memory, 'train_speed': case_train_speed,
          'compile': case_compile, 'bf16_agreement': case_bf16_agreement, 'epoch': case_epoch,
          'csv2json': case_csv2json, 'gendata': case_gendata, 'gendata_memory': case_gendata_memory,
-         'dbscan': case_dbscan, 'extract': case_extract}
+         'dbscan': case_dbscan, 'extract': case_extract, 'peak': case_peak, 'infer_process': case_infer_process,
+         'original_test': case_original_test, 'whole_command': case_whole_command}
 
 
 def run_case(name: str, env: dict[str, str] | None = None, **kwargs) -> dict:
@@ -472,7 +586,15 @@ def plan(quick: bool) -> list[tuple[str, str, dict, dict]]:
     # large blocks back to the kernel (so that re-allocating them does not page-fault every time)
     allocators = [('', {}), (' THP=1', {'THP_MEM_ALLOC_ENABLE': '1'}),
                   (' glibc-no-mmap', {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': str(2 ** 40)})]
-    items = []
+    # fresh process per path: the machine's peak, each inference path's model time, whole commands
+    items = [('peak (GEMM)', 'peak', {'seconds': 0.5 if quick else 2.0}, {})]
+    for N in ((64,) if quick else (128, 256)):
+        for path in ('reference', 'fp32', 'bf16'):
+            items.append((f'process {path} kinetics T=300 N={N}', 'infer_process',
+                          {'shape': 'kinetics', 'T': 300, 'N': N, 'path': path}, {}))
+        for command in ('original', 'main', 'main_amp'):
+            items.append((f'whole {command} kinetics T=300 N={N}', 'whole_command',
+                          {'shape': 'kinetics', 'T': 300, 'N': N, 'command': command}, {}))
     infer = [('rat', 150, 8), ('rat', 150, 64), ('kinetics', 150, 8)] if quick else \
         [(s, 300, n) for s in ('kinetics', 'rat') for n in (8, 64)]
     for shape, T, N in infer:
@@ -512,6 +634,54 @@ def plan(quick: bool) -> list[tuple[str, str, dict, dict]]:
     return items
 
 
+# (inference path, whole command, what the command is) reported side by side
+SIDE_BY_SIDE = (('reference', 'original', 'the original processor'), ('fp32', 'main', 'main.py --phase test'),
+                ('bf16', 'main_amp', 'main.py --phase test --amp true'))
+
+
+def share_of_peak(result: dict, peak: dict | None, bf16: bool) -> str:
+    """', 12% of the fp32 peak' for a result with flops_per_clip and clips_s ('' without a peak)."""
+    kind = 'bf16' if bf16 else 'fp32'
+    if not peak or not peak.get(kind):
+        return ''
+    gflops = result['flops_per_clip'] * result['clips_s'] / 1e9
+    return f', {100 * gflops / peak[kind]:.0f}% of the {kind} peak'
+
+
+def side_by_side(results: list[dict]) -> str:
+    """Model-only and whole-process figures of the fresh-process cases, per (shape, T, N), with ratios to the
+    original and shares of the measured GEMM peak."""
+    peak = next((item['result'] for item in results if item['case'] == 'peak' and 'error' not in item['result']),
+                None)
+    groups: dict[tuple, dict[str, dict]] = {}
+    for item in results:
+        r = item['result']
+        if item['case'] in ('infer_process', 'whole_command') and 'error' not in r:
+            k = item['kwargs']
+            name = r['path'] if item['case'] == 'infer_process' else r['command']
+            groups.setdefault((k['shape'], k['T'], k['N']), {})[name] = r
+    lines = []
+    for (shape, T, N), group in groups.items():
+        head = f'{shape} T={T}, {N} clips, batches of {EVAL_BATCH}, a fresh process for each figure'
+        if peak:
+            head += f'; measured peak (oneDNN GEMM): fp32 {peak["onednn_fp32"]:.0f}, bf16 {peak["bf16"]:.0f} GFLOP/s'
+        lines.append(head)
+        for path, command, what in SIDE_BY_SIDE:
+            cells = []
+            for name, kind, ref in ((path, 'model only', 'reference'), (command, f'whole process, {what}', 'original')):
+                r = group.get(name)
+                if r is None:
+                    continue
+                base = group.get(ref, {}).get('clips_s')
+                ratio = f' ({r["clips_s"] / base:.2f}x)' if base else ''
+                seconds = f', {r["process_s"]:.1f} s' if 'process_s' in r else ''
+                cells.append(f'{kind} {r["clips_s"]:.2f} clips/s{ratio}{seconds}'
+                             f'{share_of_peak(r, peak, path == "bf16")}')
+            if cells:
+                lines.append(f'  {path:9s} ' + '; '.join(cells))
+    return '\n'.join(lines)
+
+
 def table(results: list[dict]) -> str:
     lines = [f'{"measurement":46s} {"result"}']
     for item in results:
@@ -538,10 +708,25 @@ def table(results: list[dict]) -> str:
             text += f' (first call, compiling: {first})'
         elif item['case'] == 'infer_memory':
             text = f'peak RSS {r["peak_rss_mb"]:.0f} MB'
+        elif item['case'] == 'peak':
+            text = f'GEMM GFLOP/s: oneDNN fp32 {r["onednn_fp32"]:.0f}, torch.mm fp32 {r["mm_fp32"]:.0f}, ' \
+                f'oneDNN bf16 {r["bf16"]:.0f}'
+        elif item['case'] == 'infer_process':
+            text = f'model only {r["clips_s"]:.2f} clips/s ({r["model_s"]:.1f} s, first batch ' \
+                f'{r["batch_s"][0]:.1f} s; set-up {r["setup_s"]:.1f} s)'
+        elif item['case'] == 'whole_command':
+            text = f'whole process {r["clips_s"]:.2f} clips/s ({r["process_s"]:.1f} s)'
+            if r.get('inner'):
+                inner = r['inner']
+                text += f'; inside it: model {inner["model_s"]:.1f} s, data {inner["data_s"]:.1f} s, ' \
+                    f'build and load {inner["build_load_s"]:.1f} s'
         else:
             text = ', '.join(f'{k}={v:.3g}' if isinstance(v, float) else f'{k}={v}' for k, v in r.items()
                              if k != 'peak_rss_mb')
         lines.append(f'{item["label"]:46s} {text}')
+    summary = side_by_side(results)
+    if summary:
+        lines += ['', summary]
     return '\n'.join(lines)
 
 

@@ -2,17 +2,17 @@
 
 Shapes used throughout: N = batch, C = channels, T = frames, V = graph nodes (joints), M = persons (animals).
 Parameter and buffer names match the published checkpoints (st_gcn.kinetics.pt, st_gcn.ntu-xsub.pt,
-st_gcn.ntu-xview.pt).
+st_gcn.ntu-xview.pt). This file computes as published; faster formulations of its modules are swapped in from
+beside it (:func:`net.utils.fast.accelerate` for training, :func:`net.utils.inference.prepare_for_inference` for
+evaluation copies).
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from net.utils.dropout import Dropout
 from net.utils.graph import Graph
 from net.utils.tgcn import ConvTemporalGraphical
 
@@ -145,7 +145,7 @@ class st_gcn(nn.Module):  # noqa: N801 - the original's name, kept so checkpoint
             nn.ReLU(inplace=True),
             nn.Conv2d(out_channels, out_channels, (kernel_size[0], 1), (stride, 1), padding),
             nn.BatchNorm2d(out_channels),
-            Dropout(dropout, inplace=True),
+            nn.Dropout(dropout, inplace=True),
         )
         if not residual:
             self.residual = _zero

@@ -21,7 +21,6 @@ from torch import nn
 
 from net.st_gcn import Model as ST_GCN
 from net.st_gcn import st_gcn
-from net.utils.dropout import Dropout
 from net.utils.tgcn import ConvTemporalGraphical
 
 TEMPORAL = ('ms', 'plain')
@@ -106,7 +105,7 @@ class MultiScaleTemporal(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, kernel_size=1),
             nn.BatchNorm2d(channels),
-            Dropout(dropout, inplace=True),
+            nn.Dropout(dropout, inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

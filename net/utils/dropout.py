@@ -12,7 +12,8 @@ class Dropout(nn.Dropout):
     PyTorch's CPU dropout draws the mask with ``bernoulli_``, which on a 2-core CPU took about 70 ms for a
     (32, 256, 38, 18) tensor against about 20 ms for ``rand_like``; in an ST-GCN training step that was 7-9 % of the
     time. The uniform sample is float32 whatever the input's dtype, so p is honoured under bf16 autocast. On other
-    devices, in eval mode and for p = 0 or 1 it is ``nn.Dropout`` itself.
+    devices, in eval mode and for p = 0 or 1 it is ``nn.Dropout`` itself. The models use ``nn.Dropout``;
+    :func:`net.utils.fast.use_fast_dropout` (part of :func:`net.utils.fast.accelerate` on CPU) swaps this one in.
 
     Shape: any, output as input.
     """

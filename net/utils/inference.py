@@ -1,10 +1,11 @@
 """A fast evaluation path shared by every place that only runs a trained model forward (test, extract, demo).
 
-:func:`prepare_for_inference` returns an evaluation copy of a model: eval mode, gradients off, every Conv2d that is
-immediately followed by a BatchNorm2d inside an ``nn.Sequential`` folded into one convolution, the BatchNorm after
-each graph convolution folded into the graph convolution (both exact up to rounding), and the graph convolutions
-switched to their channels-last formulation. The model passed in is left untouched, so its ``state_dict`` (the
-published-checkpoint names) can still be saved or trained.
+:func:`prepare_for_inference` returns an evaluation copy of a model, made by replacing modules in a deep copy: eval
+mode, gradients off, the graph convolutions swapped for their channels-last formulation (:mod:`net.utils.fast`),
+every Conv2d that is immediately followed by a BatchNorm2d inside an ``nn.Sequential`` folded into one convolution
+and the BatchNorm after each plain graph convolution folded into the graph convolution (:mod:`net.utils.fold`;
+both exact up to rounding). The model passed in is left untouched, so its ``state_dict`` (the published-checkpoint
+names) can still be saved or trained.
 
 :func:`predict` runs a prepared (or plain) model over a batch under ``torch.inference_mode``, in micro-batches on
 CPU (a batch of 64 Kinetics clips has intermediate tensors of several GB; slices of a few thousand person-frames
@@ -22,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from net.utils.tgcn import ConvTemporalGraphical
+from net.utils.fast import use_fast_graph_conv, use_published_graph_conv
+from net.utils.fold import fold_batchnorms, fold_graph_conv_batchnorms
 
 logger = logging.getLogger(__name__)
 
@@ -33,98 +35,25 @@ logger = logging.getLogger(__name__)
 CPU_FRAMES_PER_PASS = 2400
 
 
-def batchnorm_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """(scale, shift), each (C,), with ``bn(x) == x * scale + shift`` per channel in eval mode.
-
-    Computed in float32, or in the statistics' dtype where that is wider (float64).
-    """
-    if bn.running_mean is None or bn.running_var is None:
-        raise ValueError(f'cannot fold {bn}: it keeps no running statistics (track_running_stats=False)')
-    dtype = torch.promote_types(torch.float32, bn.running_var.dtype)
-    with torch.no_grad():
-        std = torch.sqrt(bn.running_var.to(dtype) + bn.eps)
-        gamma = bn.weight.to(dtype) if bn.weight is not None else torch.ones_like(std)
-        beta = bn.bias.to(dtype) if bn.bias is not None else torch.zeros_like(std)
-        scale = gamma / std  # (C,)
-        return scale, beta - bn.running_mean.to(dtype) * scale  # (C,), (C,)
-
-
-def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A new Conv2d equal to ``bn(conv(x))`` with ``bn`` in eval mode (its running statistics)."""
-    scale, shift = batchnorm_scale_shift(bn)
-    fused = copy.deepcopy(conv)
-    with torch.no_grad():
-        bias = conv.bias.to(scale.dtype) if conv.bias is not None else torch.zeros_like(scale)
-        fused.weight = nn.Parameter((conv.weight.to(scale.dtype) * scale.view(-1, 1, 1, 1)).to(conv.weight.dtype),
-                                    requires_grad=False)
-        fused.bias = nn.Parameter((bias * scale + shift).to(conv.weight.dtype), requires_grad=False)
-    return fused
-
-
-def fold_batchnorms(model: nn.Module) -> int:
-    """Fold, in place, every Conv2d directly followed by a BatchNorm2d with matching channels in an nn.Sequential.
-
-    The BatchNorm is replaced by ``nn.Identity`` so the Sequential's indices stay the same. Returns the number of
-    pairs folded. Only valid for evaluation: call on an eval-mode copy.
-    """
-    folded = 0
-    for module in model.modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        for i in range(len(module) - 1):
-            conv, bn = module[i], module[i + 1]
-            if (isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats
-                    and bn.num_features == conv.out_channels):
-                module[i] = fold_conv_bn(conv, bn)
-                module[i + 1] = nn.Identity()
-                folded += 1
-    return folded
-
-
-def fold_graph_conv_batchnorms(model: nn.Module) -> int:
-    """Fold, in place, the BatchNorm2d that opens each ST-GCN block's ``tcn`` into the block's graph convolution.
-
-    A block qualifies when it is an :class:`net.st_gcn.st_gcn` (or a subclass) that keeps that class's forward pass
-    (graph convolution, then ``tcn``), its ``gcn`` is a plain :class:`ConvTemporalGraphical` (not a subclass that
-    adds work after it, such as the multi-branch SE) with a 1x1 kernel, and ``tcn[0]`` is a BatchNorm2d of the same
-    width. The BatchNorm becomes ``nn.Identity``. Returns the number folded. Only valid for evaluation: call on an
-    eval-mode copy.
-    """
-    from net.st_gcn import st_gcn
-    folded = 0
-    for module in model.modules():
-        if not isinstance(module, st_gcn) or type(module).forward is not st_gcn.forward:
-            continue
-        gcn, tcn = module.gcn, module.tcn
-        if (type(gcn) is not ConvTemporalGraphical or not gcn._pointwise or gcn.out_scale is not None
-                or not isinstance(tcn, nn.Sequential) or len(tcn) == 0):
-            continue
-        bn = tcn[0]
-        if type(bn) is nn.BatchNorm2d and bn.track_running_stats and bn.num_features == gcn.out_channels:
-            gcn.out_scale, gcn.out_shift = batchnorm_scale_shift(bn)
-            tcn[0] = nn.Identity()
-            folded += 1
-    return folded
-
-
 def prepare_for_inference(model: nn.Module, fold_bn: bool = True, channels_last: bool | None = True) -> nn.Module:
     """An evaluation copy of ``model``: eval mode, no gradients, BatchNorms folded, channels-last graph convolutions.
 
-    The argument is not modified. Works for any module; the ST-GCN specific steps apply to every
-    :class:`ConvTemporalGraphical` inside it: ``channels_last`` True (on every device) or False (the channels-first
-    orders) sets its formulation, None keeps each one's own setting (by default channels-last on CPU only).
+    The copy is made by replacing modules in a deep copy; ``model`` itself is not modified. Works for any module;
+    the ST-GCN specific steps apply to the graph convolutions inside it. ``channels_last``: True swaps each
+    published graph convolution for its channels-last counterpart (:func:`net.utils.fast.use_fast_graph_conv`),
+    False swaps channels-last ones back to the published formulation, None keeps the model's own. ``fold_bn``
+    folds the BatchNorms into the convolutions before them (:mod:`net.utils.fold`).
     """
     prepared = copy.deepcopy(model).eval()
-    prepared.requires_grad_(False)
-    folded = fold_batchnorms(prepared) + fold_graph_conv_batchnorms(prepared) if fold_bn else 0
     switched = 0
-    if channels_last is not None:
-        for module in prepared.modules():
-            if isinstance(module, ConvTemporalGraphical):
-                module.channels_last = channels_last
-                switched += 1
-    logger.debug('prepared for inference: %d conv+BN pairs folded, %d graph convolutions set to channels_last=%s',
-                 folded, switched, channels_last)
+    if channels_last is True:
+        switched = use_fast_graph_conv(prepared)
+    elif channels_last is False:
+        switched = use_published_graph_conv(prepared)
+    folded = fold_batchnorms(prepared) + fold_graph_conv_batchnorms(prepared) if fold_bn else 0
+    prepared.eval().requires_grad_(False)  # the modules put in too
+    logger.debug('prepared for inference: %d graph convolutions switched (channels_last=%s), %d BatchNorms folded',
+                 switched, channels_last, folded)
     return prepared
 
 

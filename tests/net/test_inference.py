@@ -5,9 +5,10 @@ import torch
 from torch import nn
 
 from net import st_gcn, st_gcn_mb, st_gcn_twostream
+from net.utils.fast import GraphAggregate, GraphConvChannelsLast, accelerate, use_fast_graph_conv
+from net.utils.fold import FoldedGraphConv, fold_batchnorms, fold_graph_conv_batchnorms
 from net.utils.graph import Graph
-from net.utils.inference import (batchnorm_scale_shift, compile_for_inference, fold_batchnorms,
-                                 fold_graph_conv_batchnorms, prepare_for_inference, predict)
+from net.utils.inference import compile_for_inference, prepare_for_inference, predict
 from net.utils.tgcn import ConvTemporalGraphical
 
 
@@ -39,17 +40,14 @@ def rel_err(a, b):
 @pytest.mark.parametrize('layout,strategy', [('openpose', 'spatial'), ('rat', 'spatial'), ('rat', 'uniform'),
                                              ('openpose', 'distance')])
 @pytest.mark.parametrize('c_in,c_out', [(3, 16), (16, 16), (16, 8)])
-@pytest.mark.parametrize('path', ['default', 'graph_first', 'conv_first', 'channels_last'])
+@pytest.mark.parametrize('path', ['published', 'channels_last'])
 def test_graph_conv_orders_match_plain_einsum(layout, strategy, c_in, c_out, path):
     torch.manual_seed(0)
     A = torch.tensor(Graph(layout=layout, strategy=strategy).A, dtype=torch.float32)
     A = A * (torch.rand_like(A) + 0.5)  # as after edge-importance weighting
     gcn = ConvTemporalGraphical(c_in, c_out, A.size(0))
     if path == 'channels_last':
-        gcn.channels_last = True
-    elif path != 'default':  # the channels-first orders (the default elsewhere than on CPU)
-        gcn.channels_last = False
-        gcn.order = path
+        gcn = GraphConvChannelsLast(gcn)
     x = torch.randn(3, c_in, 7, A.size(1), requires_grad=True)
     A.requires_grad_(True)
     out, _ = gcn(x, A)
@@ -68,13 +66,13 @@ def test_graph_conv_orders_without_bias_and_degenerate_sizes(bias):
     for K, V, T, c_in in [(1, 1, 1, 1), (2, 5, 1, 2), (3, 4, 3, 1)]:
         A = torch.rand(K, V, V, dtype=torch.float64, requires_grad=True)
         x = torch.randn(2, c_in, T, V, dtype=torch.float64, requires_grad=True)
-        for channels_last, order in [(True, None), (False, 'graph_first'), (False, 'conv_first')]:
+        for channels_last in (True, False):
             gcn = ConvTemporalGraphical(c_in, 3, K, bias=bias).double()
-            gcn.channels_last = channels_last
-            gcn.order = order or gcn.order
+            if channels_last:
+                gcn = GraphConvChannelsLast(gcn)
             out, _ = gcn(x, A)
             expected = plain_graph_conv(x, gcn.conv, A)
-            assert rel_err(out, expected) < 1e-12, (K, V, T, c_in, channels_last, order)
+            assert rel_err(out, expected) < 1e-12, (K, V, T, c_in, channels_last)
             params = [x, A, gcn.conv.weight] + ([gcn.conv.bias] if bias else [])
             grads = torch.autograd.grad(out.square().sum(), params)
             grads_ref = torch.autograd.grad(expected.square().sum(), params)
@@ -82,7 +80,6 @@ def test_graph_conv_orders_without_bias_and_degenerate_sizes(bias):
 
 
 def test_graph_aggregate_gradients_are_exact():
-    from net.utils.tgcn import GraphAggregate
     a = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
     x = torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(GraphAggregate.apply, (a, x))
@@ -93,7 +90,7 @@ def test_channels_last_graph_conv_under_bf16_autocast_is_close_and_has_gradients
     torch.manual_seed(0)
     A = torch.tensor(Graph(layout='openpose', strategy='spatial').A, dtype=torch.float32)
     A = (A * (torch.rand_like(A) + 0.5)).requires_grad_(True)
-    gcn = ConvTemporalGraphical(16, 32, A.size(0))
+    gcn = GraphConvChannelsLast(ConvTemporalGraphical(16, 32, A.size(0)))
     x = torch.randn(2, 16, 5, A.size(1), requires_grad=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out, _ = gcn(x, A)
@@ -106,16 +103,21 @@ def test_channels_last_graph_conv_under_bf16_autocast_is_close_and_has_gradients
         assert g.dtype == torch.float32 and rel_err(g, g_ref) < 5e-2
 
 
-def test_graph_first_is_chosen_only_where_channels_grow():
-    assert ConvTemporalGraphical(3, 64, 3).order == 'graph_first'
-    assert ConvTemporalGraphical(64, 64, 3).order == 'conv_first'
-    assert ConvTemporalGraphical(3, 64, 3, t_kernel_size=3, t_padding=1).order == 'conv_first'
+def test_only_pointwise_graph_convs_are_switched():
+    model = nn.Sequential(ConvTemporalGraphical(3, 64, 3), ConvTemporalGraphical(64, 64, 3),
+                          ConvTemporalGraphical(3, 64, 3, t_kernel_size=3, t_padding=1))
+    assert use_fast_graph_conv(model) == 2
+    assert [type(m) for m in model] == [GraphConvChannelsLast, GraphConvChannelsLast, ConvTemporalGraphical]
 
 
 def test_graph_conv_parameter_names_and_shapes_unchanged():
     gcn = ConvTemporalGraphical(64, 128, 3)
     assert {k: tuple(v.shape) for k, v in gcn.state_dict().items()} == {
         'conv.weight': (384, 64, 1, 1), 'conv.bias': (384,)}
+    fast = GraphConvChannelsLast(gcn)
+    assert {k: tuple(v.shape) for k, v in fast.state_dict().items()} == {
+        'conv.weight': (384, 64, 1, 1), 'conv.bias': (384,)}
+    assert fast.conv is gcn.conv
 
 
 def test_fold_batchnorms_folds_every_conv_bn_pair_and_only_those():
@@ -131,10 +133,14 @@ def test_fold_batchnorms_folds_every_conv_bn_pair_and_only_those():
     assert fold_batchnorms(nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 4, 1))) == 0
 
 
+@pytest.mark.parametrize('fast', [False, True])
 @pytest.mark.parametrize('se,expected', [(False, 10), (True, 0)])
-def test_graph_conv_batchnorm_is_not_folded_across_squeeze_excitation(se, expected):
+def test_graph_conv_batchnorm_is_not_folded_across_squeeze_excitation(se, expected, fast):
     model = st_gcn_mb.Model(3, 5, {'layout': 'rat', 'strategy': 'spatial'}, se=se).eval()
+    if fast:  # the channels-last counterpart of GraphConvSE is not folded either
+        assert use_fast_graph_conv(model) == 10
     assert fold_graph_conv_batchnorms(model) == expected
+    assert sum(type(block.tcn[0]) is nn.BatchNorm2d for block in model.st_gcn_networks) == 10 - expected
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
@@ -146,16 +152,18 @@ def test_folded_output_batchnorm_matches_graph_conv_then_batchnorm(channels_last
     gcn = ConvTemporalGraphical(8, 16, A.size(0), bias=bias).eval()
     bn = randomise_batchnorms(nn.Sequential(nn.BatchNorm2d(16))).eval()[0]
     x = torch.randn(2, 8, 5, A.size(1))
+    before = {k: v.clone() for k, v in gcn.state_dict().items()}
     with torch.no_grad():
         expected = bn(plain_graph_conv(x, gcn.conv, A))
-        gcn.out_scale, gcn.out_shift = batchnorm_scale_shift(bn)
-        gcn.channels_last = channels_last
-        out, _ = gcn(x, A)
+        folded = FoldedGraphConv(GraphConvChannelsLast(gcn) if channels_last else gcn, bn)
+        out, _ = folded(x, A)
     assert rel_err(out, expected) < 1e-5
-    # the folded scale and shift travel with a folded state_dict; an unfolded one keeps the published keys
+    assert out.is_contiguous(memory_format=torch.channels_last) == channels_last
+    # the folded tensors travel with a folded state_dict; the graph convolution keeps the published keys and values
     conv_keys = {'conv.weight', 'conv.bias'} if bias else {'conv.weight'}
-    assert set(gcn.state_dict()) == conv_keys | {'out_scale', 'out_shift'}
-    assert set(ConvTemporalGraphical(8, 16, A.size(0), bias=bias).state_dict()) == conv_keys
+    assert set(folded.state_dict()) == ({'weight', 'bias', 'shift'} if bias else {'weight', 'shift'})
+    assert set(gcn.state_dict()) == conv_keys
+    assert all(torch.equal(gcn.state_dict()[k], v) for k, v in before.items())
 
 
 @pytest.mark.parametrize('layout,M', [('openpose', 2), ('rat', 1), ('ntu-rgb+d', 2)])
@@ -212,7 +220,7 @@ def test_prepare_leaves_the_original_model_untouched():
     assert model.training and not prepared.training
     assert all(p.requires_grad for p in model.parameters())
     assert not any(p.requires_grad for p in prepared.parameters())
-    assert not any(getattr(m, 'channels_last', False) for m in model.modules())
+    assert not any(isinstance(m, (GraphConvChannelsLast, FoldedGraphConv)) for m in model.modules())
     assert 'st_gcn_networks.1.tcn.3.running_mean' in after
     assert 'st_gcn_networks.1.tcn.3.running_mean' not in prepared.state_dict()
 
@@ -263,15 +271,17 @@ def test_compiled_model_with_pad_last_compiles_once(features):
 
 
 def test_prepare_for_inference_sets_the_graph_conv_formulation():
-    model = st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'})
+    model = accelerate(st_gcn.Model(3, 4, {'layout': 'rat', 'strategy': 'spatial'}), 'cpu')  # as training on CPU
     x = torch.randn(2, 3, 8, 12, 1)
     layouts = {}
     for setting in (True, False, None):
         prepared = prepare_for_inference(model, channels_last=setting)
-        assert {m.channels_last for m in prepared.modules() if isinstance(m, ConvTemporalGraphical)} == {setting}
+        # None keeps the model's own formulation: channels-last after accelerate on CPU
+        assert {m.channels_last for m in prepared.modules() if isinstance(m, FoldedGraphConv)} == {setting is not False}
+        assert len([m for m in prepared.modules() if isinstance(m, FoldedGraphConv)]) == 10
         with torch.no_grad():
             layouts[setting] = prepared.forward_features(x).view(2, 256, 2, 12)  # (N*M, C, T', V)
     assert layouts[True].is_contiguous(memory_format=torch.channels_last)
     assert layouts[False].is_contiguous() and not layouts[False].is_contiguous(memory_format=torch.channels_last)
-    assert layouts[None].is_contiguous(memory_format=torch.channels_last)  # the CPU default
+    assert layouts[None].is_contiguous(memory_format=torch.channels_last)  # the CPU default, set by accelerate
     assert rel_err(layouts[False], layouts[True]) < 1e-5
