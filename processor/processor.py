@@ -69,9 +69,10 @@ class Processor(IO):
 
     def prepare(self) -> None:
         self.load_data()
-        self.load_optimizer()
-        if self.arg.phase == 'train' and self.arg.resume is not None:
-            self.resume(self.resume_path())
+        if self.arg.phase == 'train':
+            self.load_optimizer()
+            if self.arg.resume is not None:
+                self.resume(self.resume_path())
 
     def load_optimizer(self) -> None:
         """The task's optimiser (REC_Processor); nothing here."""

@@ -7,6 +7,7 @@ from torch import nn
 from tqdm import tqdm
 
 from net.st_gcn import weights_init
+from net.utils.fast import accelerate
 
 from . import distributed, report
 from .optim import build_optimizer, learning_rate, set_learning_rate
@@ -19,6 +20,7 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
     def load_model(self) -> None:
         super().load_model()
         self.model.apply(weights_init)
+        accelerate(self.model, self.dev)  # net.utils.fast: channels-last graph convolution, faster dropout on CPU
 
     def load_optimizer(self) -> None:
         self.optimizer = build_optimizer(self.model.parameters(), self.arg.optimizer, self.arg.base_lr,
