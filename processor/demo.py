@@ -56,6 +56,7 @@ class Demo(IO):
         self.transform = build_transform(**transform_args(self.spec.transform))
         self.runner = make_runner(self.model, self.dev, self.amp_dtype, self.arg.compile, self.arg.test_batch_size)
         self.num_person = int(self.spec.num_person or 1)
+        self.num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', None)
 
     # ------------------------------------------------------------ what the model expects
     def input_spec(self) -> InputSpec:
@@ -119,6 +120,10 @@ class Demo(IO):
         resampled to the model's frame rate when the recording's (``fps``) differs."""
         spec = self.spec
         width, height = (spec.frame_size or (None, None))
+        if fps is None and spec.fps is not None:
+            fps = spec.fps
+            self.io.print_log(f'{path}: frame rate not given (--fps), nor by annotations or a video: taken to be '
+                              f'the model\'s, {spec.fps:g} fps.')
         target = spec.fps if fps is not None and spec.fps is not None and fps != spec.fps else None
         recording = model_input.load_recording(path, spec.bodyparts, spec.single, spec.pcutoff, spec.max_gap,
                                                width, height, video=self.arg.video, fps=fps, target_fps=target,
@@ -267,7 +272,7 @@ class Demo(IO):
         scorer = self.anomaly_scorer()
         truth = self.truth_annotations(files)
         done, refused = [], []
-        scored: list[tuple[str, np.ndarray, np.ndarray]] = []
+        scored: list[tuple[str, np.ndarray, np.ndarray, str]] = []
         for path in files:
             try:
                 fps = self.arg.fps
@@ -314,7 +319,7 @@ class Demo(IO):
         return background
 
     def score(self, result: dict[str, Any], annotation: annotations.Annotation, class_names: list[str]
-              ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+              ) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         """Score every track of a labelled recording against its human labels; write the evaluation files in the
         recording's folder and log one summary line per track."""
         names = class_names[:result['tracks'][0]['probs'].shape[1]]
@@ -322,26 +327,17 @@ class Demo(IO):
         notes = annotations.describe_report(report)
         if notes:
             self.io.print_log(f'{result["name"]} (labels {annotation.source}): {notes}')
-        scored = []
-        for track in result['tracks']:
-            name = result['name'] if len(result['tracks']) == 1 else f'{result["name"]} [{track["individual"]}]'
-            outcome = evaluation.evaluate(true, track['labels'], names)
-            folder = result['out_dir'] if len(result['tracks']) == 1 else os.path.join(
-                result['out_dir'], 'evaluation_' + track['individual'])
-            evaluation.write_evaluation(folder, outcome, names, true=true, pred=track['labels'], fps=result['fps'],
-                                        title=name)
-            self.io.print_log(evaluation.summary_line(name, outcome))
-            scored.append((name, true, track['labels']))
+        scored = evaluation.score_tracks(result['name'], [(t['individual'], t['labels']) for t in result['tracks']],
+                                         true, names, result['out_dir'], result['fps'])
+        for *_, line in scored:
+            self.io.print_log(line)
         return scored
 
-    def write_pooled_evaluation(self, scored: list[tuple[str, np.ndarray, np.ndarray]], class_names: list[str]
-                                ) -> None:
-        names = class_names[:max(int(max(t.max(), p.max())) for _, t, p in scored) + 1]
-        names = class_names if len(names) < len(class_names) else names
-        pooled = evaluation.evaluate_many(scored, names)['pooled']
+    def write_pooled_evaluation(self, scored: list[tuple[str, np.ndarray, np.ndarray, str]],
+                                class_names: list[str]) -> None:
         folder = os.path.join(self.arg.work_dir, 'evaluation')
-        evaluation.write_evaluation(folder, pooled, names, title=f'{len(scored)} recordings pooled')
-        self.io.print_log(evaluation.summary_line(f'pooled over {len(scored)}', pooled) + f' -> {folder}/')
+        line = evaluation.write_pooled(scored, class_names[:self.num_class or len(class_names)], folder)
+        self.io.print_log(f'{line} -> {folder}/')
 
 
 def to_source_frames(values: np.ndarray, recording: model_input.Recording) -> np.ndarray:

@@ -552,3 +552,30 @@ def write_evaluation(out_dir: str, result: dict[str, Any], class_names: Sequence
         return written
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------ recordings
+def score_tracks(recording: str, tracks: Sequence[tuple[str, np.ndarray]], true: np.ndarray,
+                 class_names: Sequence[str], out_dir: str, fps: float | None = None
+                 ) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+    """Score the ethogram tracks of one recording (``(individual, pred (T,))``, one per labelled individual or
+    group) against its human labels ``true`` (T,); write each track's evaluation files (in ``out_dir``, or
+    ``out_dir/evaluation_<individual>`` when there are several tracks) and return ``(name, true, pred, summary
+    line)`` per track, ready for :func:`write_pooled`."""
+    scored = []
+    for individual, pred in tracks:
+        name = recording if len(tracks) == 1 else f'{recording} [{individual}]'
+        folder = out_dir if len(tracks) == 1 else os.path.join(out_dir, f'evaluation_{individual}')
+        result = evaluate(true, pred, class_names)
+        write_evaluation(folder, result, class_names, true=true, pred=pred, fps=fps, title=name)
+        scored.append((name, true, pred, summary_line(name, result)))
+    return scored
+
+
+def write_pooled(scored: Sequence[tuple[str, np.ndarray, np.ndarray, str]], class_names: Sequence[str],
+                 out_dir: str) -> str:
+    """The evaluation pooled over every scored track (:func:`evaluate_many`) written to ``out_dir``; returns its
+    summary line."""
+    pooled = evaluate_many([(name, true, pred) for name, true, pred, _ in scored], class_names)['pooled']
+    write_evaluation(out_dir, pooled, class_names, title=f'{len(scored)} recordings pooled')
+    return summary_line(f'pooled over {len(scored)}', pooled)

@@ -197,3 +197,25 @@ def test_main_without_the_requirements_installed_is_one_line():
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "the package 'torch' is not installed" in lines[0]
     assert 'pip install -r requirements.txt' in lines[0]
+
+
+def test_class_weights_and_the_balanced_sampler(tmp_path, caplog):
+    from conftest import make_separable_arrays, write_dataset
+    from processor.optim import class_weights
+    data, labels = make_separable_arrays(40, 4, 16, 12, seed=1)
+    keep = [i for i, label in enumerate(labels) if label != 3 or i < 8]           # class 3: 2 clips, the others 10
+    train = write_dataset(tmp_path / 'data', 'train', data[keep], [labels[i] for i in keep])
+    counts = np.bincount([labels[i] for i in keep], minlength=4)
+    assert counts.tolist() == [10, 10, 10, 2]
+    np.testing.assert_allclose(class_weights(['balanced'], counts), 32 / (4 * counts))
+    with pytest.raises(ConfigError, match='3 weights given for 4 classes'):
+        class_weights(['1', '2', '3'], counts)
+    argv = ['-w', str(tmp_path / 'w'), *RAT_MODEL, '--train_feeder_args', f'data_path={train[0]}',
+            f'label_path={train[1]}', '--batch_size', '8', '--num_worker', '0', '--num_epoch', '1']
+    with caplog.at_level('INFO'):
+        processor = REC_Processor(argv + ['--class_weight', 'balanced', '--balanced_sampler', 'true'])
+    assert 'training clips per class: 0 10, 1 10, 2 10, 3 2; loss weights 0.80, 0.80, 0.80, 4.00' in caplog.text
+    assert 'expected per epoch with the balanced sampler 8, 8, 8, 8' in caplog.text
+    assert processor.loss.weight.tolist() == pytest.approx([0.8, 0.8, 0.8, 4.0])
+    drawn = [label for _ in range(5) for _, batch in processor.data_loader['train'] for label in batch.tolist()]
+    assert 0.15 < np.mean(np.array(drawn) == 3) < 0.35   # a quarter of the draws, against 2/32 without the sampler
