@@ -26,6 +26,11 @@ Feature groups (the first part of each name):
                          ``speed.body_mean`` the mean of the body points' speeds. Speeds are central differences
                          over ``speed_lag_s`` (at least one frame either side), so that tracking jitter weighs
                          about the same at 25, 30 or 50 fps.
+    ``disp.<bp>.net_<seconds>s``  net displacement across each rolling window (first to last frame) divided by
+                         its duration, for each body point and the centroid: tracking jitter averages out over the
+                         window instead of adding to the speed, so a still animal reads near 0 whatever the
+                         camera's resolution (per-frame speeds of a still animal grow with the jitter in body
+                         lengths, which is larger in a lower-resolution video).
     ``angvel.heading``   |turning speed| of the tail-base -> nose (or head) axis.
     ``dist.<a>-<b>``     distance between every pair of body points.
     ``angle.head_body``  |angle| between mid-body -> head and head -> nose (needs nose, ears or a head point);
@@ -293,15 +298,21 @@ def _rolling(columns: dict[str, np.ndarray], windows: Sequence[tuple[float, int]
 
 
 def _individual_features(p: np.ndarray, low: np.ndarray, names: Sequence[str], roles: Roles, fps: float,
-                         half: int, ring: np.ndarray | None, middle: np.ndarray | None
+                         half: int, windows: Sequence[tuple[float, int]], ring: np.ndarray | None,
+                         middle: np.ndarray | None
                          ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(per-frame columns, per-point speed columns, summary columns) of one individual; p (T, V, 2) in BL."""
+    """(per-frame and window columns, per-point speed columns, summary columns) of one individual; p (T, V, 2)
+    in BL."""
     frame: dict[str, np.ndarray] = {}
     summary: dict[str, np.ndarray] = {}
     speeds = _norm(_rate(p, half, fps))  # (T, V) BL/s
     point_speed = {f'speed.{n}': speeds[:, v] for v, n in enumerate(names)}
     centroid = _nanmean_points(p)  # (T, 2)
     summary['speed.centroid'] = _norm(_rate(centroid, half, fps))
+    for seconds, n in windows:
+        net = _norm(_rate(np.concatenate([p, centroid[:, None]], 1), max(1, n // 2), fps))  # (T, V+1)
+        for v, name in enumerate(list(names) + ['centroid']):
+            frame[f'disp.{name}.net_{seconds:g}s'] = net[:, v]
     with np.errstate(invalid='ignore'):
         ok = ~np.isnan(speeds)
         summary['speed.body_mean'] = np.where(ok.any(1), np.where(ok, speeds, 0).sum(1) / np.maximum(ok.sum(1), 1),
@@ -358,7 +369,8 @@ def hand_features(xy: np.ndarray, score: np.ndarray, fps: float, pcutoff: float 
                   windows_s: Sequence[float] = DEFAULT_WINDOWS_S, bodyparts: Sequence[str] | None = None,
                   individuals: Sequence[str] | None = None, exclude: Sequence[str] = (),
                   arena_corners: Sequence[str] = (), arena_centre: str | None = None,
-                  max_gap_s: float = 0.2, speed_lag_s: float = 0.1) -> tuple[np.ndarray, list[str]]:
+                  max_gap_s: float = 0.2, speed_lag_s: float = 0.1, pose_smooth_s: float = 0.0
+                  ) -> tuple[np.ndarray, list[str]]:
     """Per-frame hand-made features of one recording (see the module docstring for what and in which units).
 
     Args:
@@ -374,6 +386,8 @@ def hand_features(xy: np.ndarray, score: np.ndarray, fps: float, pcutoff: float 
         arena_centre: name of an arena-centre point for the distance-to-centre feature (default: the corners' mean).
         max_gap_s: longest gap of missing frames filled by linear interpolation, seconds.
         speed_lag_s: span of the central difference of speeds, seconds (at least one frame either side).
+        pose_smooth_s: centred running median of the positions over this many seconds after the gaps are filled
+            (0: none), to damp tracking jitter before anything is measured.
     Returns:
         features (T, F) float32 (NaN where a point stays missing) and the F names.
     Raises:
@@ -409,6 +423,11 @@ def hand_features(xy: np.ndarray, score: np.ndarray, fps: float, pcutoff: float 
     max_gap = int(np.floor(max_gap_s * fps + 1e-9))
     clean = interpolate_short_gaps(xy[:, :, body].reshape(T, I * len(body), 2), low.reshape(T, -1), max_gap)
     clean = clean.reshape(T, I, len(body), 2)  # (T, I, B, 2) pixels
+    if pose_smooth_s > 0:
+        import pandas as pd
+        n = window_frames(pose_smooth_s, fps)
+        flat = pd.DataFrame(clean.reshape(T, -1)).rolling(n, center=True, min_periods=1).median()
+        clean = np.where(np.isnan(clean), np.nan, flat.to_numpy().reshape(clean.shape))  # gaps stay gaps
     scale, how = body_length(clean, body_names)
     logger.debug('body length %.1f px (%s)', scale, how)
     clean = clean / scale
@@ -421,7 +440,7 @@ def hand_features(xy: np.ndarray, score: np.ndarray, fps: float, pcutoff: float 
     for i in range(I):
         prefix = f'{animals[i]}.' if I > 1 else ''
         frame, point_speed, summary = _individual_features(clean[:, i], low[:, i], body_names, roles, fps, half,
-                                                           ring, middle)
+                                                           windows, ring, middle)
         block = {**point_speed, **summary, **frame, **_rolling(point_speed, windows, POINT_ROLLING_STATS),
                  **_rolling(summary, windows, ROLLING_STATS)}
         columns.update({prefix + k: v for k, v in block.items()})
@@ -440,7 +459,7 @@ def feature_group(name: str) -> str:
     """The group of a feature name: movement, posture, occlusion, arena or pair (see the module docstring)."""
     if name.startswith('pair.'):
         return 'pair'
-    kinds = {'speed': 'movement', 'angvel': 'movement', 'dist': 'posture', 'angle': 'posture',
+    kinds = {'speed': 'movement', 'disp': 'movement', 'angvel': 'movement', 'dist': 'posture', 'angle': 'posture',
              'lowp': 'occlusion', 'arena': 'arena'}
     parts = name.split('.')
     kind = parts[0] if parts[0] in kinds else parts[1] if len(parts) > 1 else parts[0]  # after an individual's name
@@ -450,8 +469,8 @@ def feature_group(name: str) -> str:
 
 
 def is_rolling(name: str) -> bool:
-    """True for a rolling-window statistic (``....mean_0.5s``)."""
-    return re.search(r'\.(mean|std|min|max)_[0-9.]+s$', name) is not None
+    """True for a rolling-window statistic (``....mean_0.5s``, ``disp....net_0.5s``)."""
+    return re.search(r'\.(mean|std|min|max|net)_[0-9.]+s$', name) is not None
 
 
 # ------------------------------------------------------------------ classifier

@@ -45,7 +45,8 @@ def test_shapes_and_names():
                    for a in ARENA)
     for name in ('speed.nose', 'speed.centroid', 'angvel.heading', 'dist.nose-tailbase', 'angle.head_body',
                  'angle.body_bend', 'lowp.nose', 'lowp.fraction', 'arena.wall_front', 'arena.centre_centroid',
-                 'speed.nose.mean_0.5s', 'speed.nose.std_1s', 'speed.centroid.max_1s', 'angle.body_bend.min_0.5s'):
+                 'speed.nose.mean_0.5s', 'speed.nose.std_1s', 'disp.centroid.net_1s', 'speed.centroid.max_1s',
+                 'angle.body_bend.min_0.5s'):
         assert name in out, name
     assert {hf.feature_group(n) for n in out} == {'movement', 'posture', 'occlusion', 'arena'}
     assert hf.is_rolling('speed.nose.mean_0.5s') and not hf.is_rolling('speed.nose')
@@ -91,9 +92,14 @@ def test_speed_of_a_point_moving_at_a_known_speed():
     features, out = hf.hand_features(xy, score, FPS, bodyparts=names)
     assert np.allclose(features[:, out.index('speed.nose')], 0.5, atol=1e-5)
     assert np.allclose(features[:, out.index('speed.centroid.mean_1s')], 0.5, atol=1e-5)
+    assert np.allclose(features[:, out.index('disp.nose.net_1s')], 0.5, atol=1e-5)
     assert np.allclose(features[:, out.index('angvel.heading')], 0, atol=1e-5)
     still, _ = hf.hand_features(xy[:1].repeat(120, 0), score, FPS, bodyparts=names)
     assert np.allclose(still[:, out.index('speed.nose')], 0, atol=1e-6)
+    # a still mouse with tracking jitter: the net displacement over 2 s averages the jitter out, the speed does not
+    jitter, _, _ = recording(T=300)
+    shaky, _ = hf.hand_features(jitter, np.full(jitter.shape[:3], 0.99), FPS, bodyparts=names)
+    assert np.median(shaky[:, out.index('disp.nose.net_2s')]) < np.median(shaky[:, out.index('speed.nose')]) / 5
 
 
 @pytest.mark.parametrize('seconds, fps, frames', [(0.5, 50, 25), (0.5, 30, 15), (1.0, 30, 31), (0.5, 25, 13),
@@ -131,6 +137,16 @@ def test_short_gaps_are_interpolated_long_gaps_stay_missing():
     assert not np.isnan(features[:, out.index('dist.nose-tailbase')]).any()
     assert features[50:53, out.index('lowp.nose')].tolist() == [1, 1, 1]
     assert features[:, out.index('lowp.nose')].sum() == 3
+
+
+def test_pose_smoothing_removes_a_one_frame_jump():
+    xy, score, names = recording()
+    xy[60, 0, 0] += np.array([0.0, 50.0])  # the nose jumps half a body length for one frame
+    plain, out = hf.hand_features(xy, score, FPS, bodyparts=names)
+    smoothed, _ = hf.hand_features(xy, score, FPS, bodyparts=names, pose_smooth_s=0.2)
+    length = out.index('dist.nose-tailbase')
+    assert plain[60, length] > 1.1
+    assert abs(smoothed[60, length] - 1) < 0.02
 
 
 def test_bad_inputs_are_refused_with_the_name():
