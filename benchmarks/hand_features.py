@@ -25,7 +25,9 @@ Feature groups (the first part of each name):
     ``speed.<bp>``       speed of each body point; ``speed.centroid`` of the mean of the body points;
                          ``speed.body_mean`` the mean of the body points' speeds. Speeds are central differences
                          over ``speed_lag_s`` (at least one frame either side), so that tracking jitter weighs
-                         about the same at 25, 30 or 50 fps.
+                         about the same at 25, 30 or 50 fps. A still animal's speed is the jitter floor, which in
+                         body lengths differs between cameras: on the real data, models trained on per-frame speeds
+                         did not carry over to another recording (benchmarks/real_labelled_baseline.py).
     ``disp.<bp>.net_<seconds>s``  net displacement across each rolling window (first to last frame) divided by
                          its duration, for each body point and the centroid: tracking jitter averages out over the
                          window instead of adding to the speed, so a still animal reads near 0 whatever the
@@ -50,8 +52,7 @@ Feature groups (the first part of each name):
     video rater does; ``window_frames`` gives the odd number of frames nearest to seconds x fps): per-point speeds
     get mean and std, the summary signals (centroid and mean speed, turning speed, angles, ``dist.axis`` the
     tail-base -> nose (or head) length, ``lowp.fraction``, arena and pair distances, approach speed) get mean, std,
-    min and max. Named
-    ``<signal>.<stat>_<seconds>s``.
+    min and max, named ``<signal>.<stat>_<seconds>s``.
 With several individuals every individual's features are prefixed with its name (``mouse1.speed.nose``); with one,
 there is no prefix, so recordings with the same bodyparts give the same names.
 """
