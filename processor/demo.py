@@ -176,12 +176,28 @@ class Demo(IO):
         return score
 
     def groups(self, individuals: list[str]) -> list[tuple[int, ...]]:
-        """The individuals labelled together, as slot indices: one each for a single-animal model; for a model of
-        M individuals all of them when the file has M or fewer (the missing slots empty), else every group of M."""
+        """The individuals labelled together, as track indices in slot order (slot 0 is the focal slot of the focal
+        normalisations): one each for a single-animal model; for a model of M individuals all of them when the file
+        has M or fewer (the missing slots empty), else every group of M. ``--focal each`` gives every individual
+        its own group in which it takes slot 0, the others following in file order."""
         M = self.num_person
-        if M == 1 or len(individuals) <= M:
-            return [(i,) for i in range(len(individuals))] if M == 1 else [tuple(range(len(individuals)))]
-        return list(itertools.combinations(range(len(individuals)), M))
+        count = len(individuals)
+        if M == 1:
+            return [(i,) for i in range(count)]
+        if self.arg.focal == 'each':
+            return [(i, *rest) for i in range(count)
+                    for rest in itertools.combinations([j for j in range(count) if j != i], min(M, count) - 1)]
+        if count <= M:
+            return [tuple(range(count))]
+        return list(itertools.combinations(range(count), M))
+
+    def slots(self, data: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
+        """(3, T, V, M) model array of the individuals ``order`` of ``data`` (3, T, V, I), empty slots appended."""
+        slots = data[..., list(order)]
+        if slots.shape[-1] < self.num_person:
+            pad = np.zeros(slots.shape[:-1] + (self.num_person - slots.shape[-1],), slots.dtype)
+            slots = np.concatenate([slots, pad], axis=-1)
+        return slots
 
     def frames(self, text: str, fps: float | None, option: str) -> int:
         """A --window/--stride/--min_bout value in frames (a number) or seconds (2s, at ``fps``)."""
@@ -210,13 +226,16 @@ class Demo(IO):
         if self.arg.video:
             check_video_length(self.arg.video, num_frames, path)
         tracks = []
+        if len(self.groups(rec.individuals)) > 1 and self.num_person > 1:
+            self.io.print_log(f'{rec.name}: {len(rec.individuals)} individuals for a model of {self.num_person}: '
+                              f'{len(self.groups(rec.individuals))} groups labelled (--focal {self.arg.focal}).')
         for group in self.groups(rec.individuals):
-            slots = data[..., list(group)]
-            if slots.shape[-1] < self.num_person:                        # empty slots for missing individuals
-                pad = np.zeros(slots.shape[:-1] + (self.num_person - slots.shape[-1],), slots.dtype)
-                slots = np.concatenate([slots, pad], axis=-1)
             name = GROUP_SEPARATOR.join(rec.individuals[i] for i in group)
-            probs, feats = self.classify(self.window_batch(slots, starts, window), f'{rec.name} {name}')
+            orders = [group[k:] + group[:k] for k in range(len(group))] if self.arg.focal == 'average' else [group]
+            results = [self.classify(self.window_batch(self.slots(data, order), starts, window), f'{rec.name} {name}')
+                       for order in orders]
+            probs = np.mean([r[0] for r in results], axis=0)               # the mean over the focal choices
+            feats = np.mean([r[1] for r in results], axis=0)
             if probs.shape[1] > len(class_names):
                 raise ValueError(f'the model has {probs.shape[1]} classes but --label_names lists '
                                  f'{len(class_names)}')

@@ -144,6 +144,12 @@ def _demo(group: argparse._ArgumentGroup) -> None:
                             'median (running median over --min_bout frames) or hmm (Viterbi decoding with '
                             'sticky transitions: expected bout length --min_bout, or the training bouts\' mean '
                             'lengths the model file carries)')
+    group.add_argument('--focal', default='first', choices=['first', 'each', 'average'],
+                       help='for a model trained on groups of individuals: first (one track per group, the tracks '
+                            'in file order, the first in the focal slot), each (one track per individual as the '
+                            'focal, the others as partners: for directed behaviours) or average (one track per '
+                            'group, probabilities averaged over each individual as the focal: for symmetric '
+                            'behaviours). A file with more individuals than the model takes: every group of them')
     group.add_argument('--features', default=None,
                        help='features.pkl of main.py extract on the training clips: adds an anomaly score per '
                             'frame (mean distance to the 5 nearest training embeddings, standardised)')
