@@ -24,7 +24,7 @@ from typing import Sequence  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from feeder import kinetics_json  # noqa: E402
-from torchlight import HelpFormatter, atomic_write, run_cli  # noqa: E402
+from torchlight import HelpFormatter, atomic_write, closest, run_cli  # noqa: E402
 
 logger = logging.getLogger('gen_trainDataset')
 SPLITS = ('train', 'val')
@@ -130,12 +130,26 @@ def _check_output(output: str, input_dir: str, force: bool) -> None:
         raise NotADirectoryError(f'{output}: --output exists and is not a folder')
 
 
+def assign_recordings(clips: Sequence[Clip], val_recordings: Sequence[str]) -> dict[str, str]:
+    """Map each recording to 'val' when it is named in ``val_recordings`` (the recording name, as in the clip
+    names), else to 'train'; a name that is no recording is a ValueError listing them."""
+    recordings = sorted({clip.recording for clip in clips})
+    unknown = [name for name in val_recordings if name not in recordings]
+    if unknown:
+        raise ValueError(f'--val_recordings {unknown[0]!r} is not a recording of the clips{closest(unknown[0], recordings)}'
+                         f'; the recordings are {", ".join(recordings)}')
+    return {recording: 'val' if recording in val_recordings else 'train' for recording in recordings}
+
+
 def make_dataset(input_dir: str, output: str, train_ratio: float = 0.8, seed: int = 0,
-                 force: bool = False, progress: bool = True) -> dict[str, dict[str, dict]]:
-    """Split, place and label the clips; return ``{'train': labels, 'val': labels}``."""
+                 force: bool = False, progress: bool = True,
+                 val_recordings: Sequence[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Split, place and label the clips; return ``{'train': labels, 'val': labels}``. With ``val_recordings``
+    those recordings are the validation split and the others the training split."""
     _check_output(output, input_dir, force)
     clips = collect_clips(input_dir, progress)
-    assignment = split_recordings(clips, train_ratio, seed)
+    assignment = (assign_recordings(clips, val_recordings) if val_recordings
+                  else split_recordings(clips, train_ratio, seed))
     labels: dict[str, dict[str, dict]] = {split: {} for split in SPLITS}
     for split in SPLITS:
         os.makedirs(os.path.join(output, f'kinetics_{split}'), exist_ok=True)
@@ -197,6 +211,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--train_ratio', type=float, default=0.8,
                         help='fraction of each class\'s recordings put in train, in (0, 1]')
     parser.add_argument('--seed', type=int, default=0, help='random seed of the split')
+    parser.add_argument('--val_recordings', nargs='+', metavar='NAME',
+                        help='put these recordings (names as in the clip names: the pose file names without '
+                             'extension) in val and every other in train, instead of a seeded split')
     parser.add_argument('--force', action='store_true',
                         help='write into a non-empty --output, replacing its previous split')
     parser.add_argument('--log_level', default='INFO', choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
@@ -207,7 +224,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format='%(levelname)s %(name)s: %(message)s')
-    labels = make_dataset(args.input, args.output, args.train_ratio, args.seed, args.force)
+    labels = make_dataset(args.input, args.output, args.train_ratio, args.seed, args.force,
+                          val_recordings=args.val_recordings)
     print(count_table(labels))
     print(f'wrote {args.output}/kinetics_train/, kinetics_val/, kinetics_train_label.json, '
           'kinetics_val_label.json, classes.txt')

@@ -135,3 +135,18 @@ def test_bouts_of_one_recording_stay_together(tmp_path):
             recording = kinetics_json.parse_clip_name(name)['recording']
             assert split_of.setdefault(recording, split) == split
     assert sorted(set(split_of.values())) == ['train', 'val']
+
+
+def test_val_recordings_chosen_by_name(tmp_path):
+    clips_dir = str(tmp_path / 'clips')
+    for recording in ('rec_a', 'rec_b', 'rec_c'):
+        for k in range(2):
+            write_clip(clips_dir, 'walk', 0, recording, k)
+    labels = gen.make_dataset(clips_dir, str(tmp_path / 'out'), val_recordings=['rec_b'],
+                                           progress=False)
+    assert {kinetics_json.parse_clip_name(n)['recording'] for n in labels['val']} == {'rec_b'}
+    assert {kinetics_json.parse_clip_name(n)['recording'] for n in labels['train']} == {'rec_a', 'rec_c'}
+    with pytest.raises(ValueError, match=r"--val_recordings 'rec_d' is not a recording of the clips \(did you mean "
+                                         r"'rec_c'\?\); the recordings are rec_a, rec_b, rec_c"):
+        gen.make_dataset(clips_dir, str(tmp_path / 'out2'), val_recordings=['rec_d'],
+                                      progress=False)
