@@ -48,7 +48,9 @@ Steps, in order:
    a non-square frame. With ``frame`` the y axis is turned back into frame heights after the augmentation.
 2. ``random_rotate`` (degrees; an angle uniform in +-value) and ``random_scale`` (``[lo, hi]``, or a float s for
    ``[1 - s, 1 + s]``): one draw per sample, about the origin (the animal's centre after egocentric alignment, the
-   frame centre with ``frame``), for training.
+   frame centre with ``frame``), for training; ``random_noise`` (a standard deviation): Gaussian noise on every
+   joint in every frame, in the normalised units (body lengths after egocentric alignment), like tracking jitter,
+   so that a model does not learn one recording's jitter (recordings differ in it).
 3. Masked joints are set back to x = y = 0.
 4. ``channels``, concatenated in the order given:
    - ``xy_score``: x, y, score (3 channels);
@@ -90,9 +92,10 @@ CHANNEL_SIZES: dict[str, int] = {'xy_score': 3, 'velocity': 2, 'bone': 2}
 CHANNELS: tuple[str, ...] = tuple(CHANNEL_SIZES)
 # the feeder arguments that belong to build_transform
 TRANSFORM_ARGS: tuple[str, ...] = ('normalize', 'center_joint', 'heading_joints', 'focal', 'random_individual_order',
-                                   'random_rotate', 'random_scale', 'channels', 'layout', 'bodyparts', 'frame_size')
+                                   'random_rotate', 'random_scale', 'random_noise', 'channels', 'layout', 'bodyparts',
+                                   'frame_size')
 # the transform arguments that draw a random augmentation (training only)
-AUGMENTATION_ARGS: tuple[str, ...] = ('random_individual_order', 'random_rotate', 'random_scale')
+AUGMENTATION_ARGS: tuple[str, ...] = ('random_individual_order', 'random_rotate', 'random_scale', 'random_noise')
 _AUDIT_CHUNK = 256  # clips read at a time by SampleTransform.audit
 
 Joint = int | str
@@ -330,7 +333,7 @@ class SampleTransform:
     def __init__(self, normalize: str, center: int | None, heading: tuple[int, int] | None, rotate: float,
                  scale: tuple[float, float] | None, channels: tuple[str, ...], parents: np.ndarray | None,
                  aspect: float, focal: int = 0, individual_order: bool = False,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, noise: float = 0.0) -> None:
         self.normalize = normalize
         self.center = center
         self.heading = heading
@@ -338,6 +341,7 @@ class SampleTransform:
         self.individual_order = individual_order
         self.rotate = rotate
         self.scale = scale
+        self.noise = noise
         self.channels = channels
         self.parents = parents
         self.aspect = aspect  # h / w
@@ -346,14 +350,14 @@ class SampleTransform:
 
     @property
     def is_identity(self) -> bool:
-        return (self.normalize == 'frame' and not self.rotate and self.scale is None
+        return (self.normalize == 'frame' and not self.rotate and self.scale is None and not self.noise
                 and self.channels == ('xy_score',) and not self.individual_order)
 
     def __repr__(self) -> str:
         focal = f', focal={self.focal}' if self.normalize in FOCAL_MODES else ''
         return (f'SampleTransform(normalize={self.normalize!r}, center={self.center}, heading={self.heading}{focal}, '
                 f'random_individual_order={self.individual_order}, random_rotate={self.rotate}, '
-                f'random_scale={self.scale}, channels={list(self.channels)})')
+                f'random_scale={self.scale}, random_noise={self.noise}, channels={list(self.channels)})')
 
     def _check(self, data: np.ndarray) -> None:
         if data.ndim != 4 or data.shape[0] < 3:
@@ -397,7 +401,7 @@ class SampleTransform:
         visible = data[2] > 0  # (T, V, M)
         xy = np.asarray(data[0:2], dtype=np.float64)  # (2, T, V, M)
         score = np.asarray(data[2:3], dtype=np.float64)  # (1, T, V, M)
-        if self.normalize != 'frame' or self.rotate or self.scale is not None:
+        if self.normalize != 'frame' or self.rotate or self.scale is not None or self.noise:
             xy = xy.copy()
             xy[1] *= self.aspect  # isotropic: both axes in frame widths
             if self.normalize != 'frame':
@@ -431,6 +435,9 @@ class SampleTransform:
             xy = _rotate(xy, math.radians(float(uniform(-self.rotate, self.rotate))))
         if self.scale is not None:
             xy = xy * float(uniform(*self.scale))
+        if self.noise:  # tracking jitter: independent per frame, joint and axis
+            normal = np.random.normal if rng is None else rng.normal
+            xy = xy + normal(0.0, self.noise, size=xy.shape)
         return xy
 
     # ------------------------------------------------------------ audit of a whole split
@@ -507,7 +514,7 @@ class SampleTransform:
 def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
                     heading_joints: Sequence[Joint] | None = None, focal: int = 0,
                     random_individual_order: bool = False, random_rotate: float = 0.0,
-                    random_scale: float | Sequence[float] | None = None,
+                    random_scale: float | Sequence[float] | None = None, random_noise: float = 0.0,
                     channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
                     bodyparts: Sequence[str] | None = None,
                     frame_size: Sequence[float] | None = None) -> SampleTransform:
@@ -522,6 +529,9 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
         random_individual_order: put the individual slots in a random order per sample (training).
         random_rotate: degrees; each sample is rotated by an angle uniform in +-value (0: off).
         random_scale: [lo, hi], or s for [1 - s, 1 + s]; each sample is scaled by a factor uniform in it.
+        random_noise: standard deviation of Gaussian noise added to every visible joint in every frame (in the
+            normalised units: body lengths with the egocentric modes, frame widths with ``frame``), as tracking
+            jitter; 0 is off.
         channels: groups among ``xy_score`` (3), ``velocity`` (2), ``bone`` (2), in output order.
         layout: graph layout (name or mapping, as ``graph_args.layout``): gives bodypart names and the bone parents.
         bodyparts: bodypart names in joint order (instead of, or overriding the names of, ``layout``).
@@ -571,13 +581,17 @@ def build_transform(normalize: str = 'frame', center_joint: Joint | None = None,
     rotate = float(random_rotate or 0.0)
     if not 0 <= rotate <= 180:
         raise ValueError(f'random_rotate {random_rotate!r}: expected degrees in [0, 180]')
+    if isinstance(random_noise, bool) or not isinstance(random_noise, (int, float)) or not 0 <= random_noise < 1:
+        raise ValueError(f'random_noise {random_noise!r}: expected a standard deviation in [0, 1) (body lengths '
+                         'with the egocentric modes)')
     if frame_size is None:
         frame_size = (1.0, 1.0)
     if isinstance(frame_size, (str, bytes)) or len(frame_size) != 2 or not all(float(v) > 0 for v in frame_size):
         raise ValueError(f'frame_size {frame_size!r}: expected [width, height] in pixels, both > 0')
     aspect = float(frame_size[1]) / float(frame_size[0])
     return SampleTransform(normalize, center, heading, rotate, _scale_range(random_scale), channels, parents, aspect,
-                           focal=int(focal), individual_order=bool(random_individual_order), names=names)
+                           focal=int(focal), individual_order=bool(random_individual_order), names=names,
+                           noise=float(random_noise))
 
 
 def transform_from_feeder_args(feeder_args: Mapping[str, Any] | None, augment: bool = False) -> SampleTransform:

@@ -491,3 +491,21 @@ def test_feeder_kinetics_logs_the_audit_of_its_clips(tmp_path, caplog):
     assert warnings == ['clips: 3 of 6 clips have an individual whose reference joints (spine; tail_base -> neck) '
                         'are never visible: it enters as an empty slot; in 1 of 6 clips no individual can be '
                         'aligned: all zeros (normalize egocentric_focal)']
+
+
+def test_random_noise_adds_jitter_of_the_given_size_to_visible_joints_only():
+    rng = np.random.default_rng(0)
+    data = np.zeros((3, 200, 4, 1), np.float32)
+    data[0, :, :, 0] = rng.uniform(-0.3, 0.3, (200, 4))
+    data[1, :, :, 0] = rng.uniform(-0.3, 0.3, (200, 4))
+    data[2] = 1.0
+    data[:, :, 3] = 0.0                                     # a joint never visible
+    transform = build_transform(random_noise=0.05)
+    out = transform(data, rng=np.random.default_rng(1))
+    moved = out[0:2, :, :3] - data[0:2, :, :3]
+    assert abs(moved.std() - 0.05) < 0.005 and abs(moved.mean()) < 0.005
+    assert not out[0:2, :, 3].any()                         # masked joints stay 0
+    np.testing.assert_array_equal(out[2], data[2])          # scores untouched
+    assert not transform_from_feeder_args({'random_noise': 0.05}).noise   # an augmentation: off at test time
+    with pytest.raises(ValueError, match=r"random_noise 2: expected a standard deviation in \[0, 1\)"):
+        build_transform(random_noise=2)
