@@ -137,8 +137,9 @@ def _demo(group: argparse._ArgumentGroup) -> None:
                        help='frame rate of the recordings (default: their annotations\' or video\'s): adds '
                             'times in seconds; a recording at another rate than the model\'s is resampled')
     group.add_argument('--min_bout', default='1',
-                       help='frames (or seconds) of the shortest bout: shorter ones merge into their longer '
-                            'neighbour (default 1 frame: none); with --smooth hmm, the expected bout length')
+                       help='frames (or seconds): with --smooth none, bouts shorter than this merge into their '
+                            'longer neighbour (default 1 frame: none); with median, the window; with hmm, the '
+                            'expected bout length')
     group.add_argument('--smooth', default='none', choices=['none', 'median', 'hmm'],
                        help='smoothing of the per-frame probabilities before the labels are read off: none, '
                             'median (running median over --min_bout frames) or hmm (Viterbi decoding with '

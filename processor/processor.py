@@ -97,6 +97,10 @@ class Processor(IO):
         self.set_epoch(self.arg.start_epoch)
         if self.arg.phase == 'train':
             self.input_spec = self.training_input_spec()
+            num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', None)
+            if self.label_names is None and self.input_spec.class_names and \
+                    len(self.input_spec.class_names) == num_class:
+                self.label_names = list(self.input_spec.class_names)  # the data's classes.txt, for the reports
 
     def sampler_weights(self, dataset) -> np.ndarray | None:
         """Sets the loss's class weights (--class_weight) and returns the balanced sampler's per-class weights

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from torchlight import run_cli  # noqa: E402
 
-# file name -> (layout, number of classes, dropout) of the published models
+# file name -> (layout, number of classes) of the published models
 PUBLISHED = {
     'st_gcn.kinetics.pt': ('openpose', 400),
     'st_gcn.ntu-xsub.pt': ('ntu-rgb+d', 60),

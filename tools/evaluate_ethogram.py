@@ -131,8 +131,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--rater', default=None, help='bouts with a rater column: whose bouts are the truth')
     parser.add_argument('--smooth', default='none', choices=['none', 'median', 'hmm'],
                         help='re-decode the labels from the probabilities first (as main.py demo --smooth)')
-    parser.add_argument('--min_bout', type=int, default=1,
-                        help='frames: the median window, or the expected bout length of --smooth hmm')
+    parser.add_argument('--min_bout', default=None,
+                        help='frames (or seconds with --fps: 0.5s): the median window, or the expected bout length of '
+                             '--smooth hmm; needed with --smooth')
     parser.add_argument('--log_level', default='INFO', choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'],
                         help='logging verbosity')
     return parser.parse_args(argv)
@@ -141,10 +142,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format='%(levelname)s %(name)s: %(message)s')
-    if args.min_bout < 1:
-        raise ValueError(f'--min_bout must be at least 1 frame, got {args.min_bout}')
+    min_bout = 1
+    if args.smooth != 'none':
+        if args.min_bout is None:
+            raise ValueError(f'--smooth {args.smooth} needs --min_bout (frames, or seconds with --fps, e.g. 0.5s)')
+        min_bout = annotations.seconds_or_frames(args.min_bout, args.fps, '--min_bout')
+        if min_bout < 2:
+            raise ValueError(f'--min_bout {args.min_bout}: smoothing needs at least 2 frames')
     for line in evaluate_files(args.pred, args.annotations, args.out, args.background, args.fps, args.stream,
-                               args.rater, args.smooth, args.min_bout):
+                               args.rater, args.smooth, min_bout):
         print(line)
     print(f'evaluation files in {args.out}/')
     return 0

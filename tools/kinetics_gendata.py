@@ -93,11 +93,12 @@ def data_spec(clip_options: list[dict], max_frame: int, num_person_out: int,
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Kinetics-skeleton (or csv2json DLC) JSON clips -> <split>_data.npy + <split>_label.pkl')
+        description='Kinetics-skeleton (or csv2json DLC) JSON clips -> <split>_data.npy + <split>_label.pkl + '
+                    '<split>_meta.json')
     parser.add_argument('--data_path', default='data/Kinetics/kinetics-skeleton',
                         help='folder holding kinetics_<split>/ and kinetics_<split>_label.json')
     parser.add_argument('--out_folder', default='data/Kinetics/kinetics-skeleton',
-                        help='folder for <split>_data.npy and <split>_label.pkl')
+                        help='folder for <split>_data.npy, <split>_label.pkl and <split>_meta.json')
     parser.add_argument('--split', nargs='+', default=list(SPLITS), choices=SPLITS,
                         help='splits to convert (default: train val)')
     parser.add_argument('--max_frame', type=int, default=300, help='T: frames per clip (default 300)')

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole pipeline on the bundled sample, end to end (about 5 minutes on 2 CPU cores):
+# The whole pipeline on the bundled sample, end to end (a few minutes on a CPU; docs/sample.md):
 #   make_sample_data -> csv2json -> gen_trainDataset -> kinetics_gendata -> train -> test
 #   -> extract (validation + abnormal clips) -> dbscan.py -> visualize.py
 # Usage: bash tools/quickstart.sh            (outputs under data/ and work_dir/quickstart/)
@@ -13,7 +13,7 @@ WORK=work_dir/quickstart
 SAMPLE=data/sample
 DATASET=data/dlc-skeleton
 ABNORMAL=data/sample-abnormal
-CLIP=(--width 640 --height 480 --clip_len 64 --stride 32)
+CLIP=(--width 640 --height 480 --fps 30 --clip_len 64 --stride 32)
 EPOCH_ARGS=()
 if [ -n "${EPOCHS:-}" ]; then EPOCH_ARGS=(--num_epoch "$EPOCHS"); fi
 "$PY" main.py -h >/dev/null || exit 1  # says in one line what to do when the requirements are not installed

@@ -29,7 +29,7 @@ from net.utils.fold import fold_batchnorms, fold_graph_conv_batchnorms
 logger = logging.getLogger(__name__)
 
 # person-frames (clips x M x T) per forward pass on CPU: 4 Kinetics clips (T=300, M=2), 16 rat clips (T=150) or
-# 37 rat windows (T=64). Measured on the idle 2-core AVX-512 machine (README, performance section, 2026-12-02):
+# 37 rat windows (T=64). Measured on the idle 2-core AVX-512 machine (docs/performance.md, 2026-12-02):
 # Kinetics fp32 ran at 12.3-13.3 clips/s with passes of 1-4 clips against 9.4 with 8 and 8.1 with 16-32 (tensors
 # over glibc's 32 MB mmap threshold page-fault on every allocation); bf16 was flat from 1 to 8 clips.
 CPU_FRAMES_PER_PASS = 2400
