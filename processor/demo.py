@@ -7,6 +7,9 @@ written by training; windows of ``--window`` frames every ``--stride`` frames ar
 frame gets the class probabilities averaged over the windows that cover it. A model trained on single animals
 labels each individual of a multi-animal file alone; a model trained on M individuals labels the tracks M at a
 time (all of them when the file has M; every group of M when it has more).
+
+A lab's archive: ``torchrun --nproc_per_node N main.py demo --input folder/ --skip_done`` shares the recordings
+between the processes (and machines), and a re-run skips the recordings whose outputs are complete.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from feeder.transforms import build_transform, transform_args
 from net.utils.graph import layout_spec
 from torchlight import safe_load_pickle
 
-from . import ethogram, evaluation
+from . import distributed, ethogram, evaluation
 from .extract import read_label_names_at_least
 from .io import IO, ConfigError
 from .runner import make_runner
@@ -286,13 +289,29 @@ class Demo(IO):
         return np.where(np.isnan(values), np.nanmedian(values), values)  # a class without bouts (the background)
 
     def start(self) -> None:
+        try:
+            self.label_all()
+        except BaseException:
+            distributed.shutdown(wait=False)
+            raise
+        distributed.shutdown()
+
+    def label_all(self) -> None:
+        """Label every input file (under torchrun, each rank its share of the files: rank r takes files r, r + W,
+        ...); rank 0 logs the summary of all of them and writes the pooled evaluation."""
         files = self.input_files()
         class_names = self.class_names()
         scorer = self.anomaly_scorer()
         truth = self.truth_annotations(files)
-        done, refused = [], []
+        done, refused, skipped = [], [], []
         scored: list[tuple[str, np.ndarray, np.ndarray, str]] = []
-        for path in files:
+        rank, world = self.dist.rank, self.dist.world_size
+        if world > 1:
+            self.io.print_log(f'{len(files)} recordings shared by {world} processes.')
+        for path in files[rank::world]:
+            if self.arg.skip_done and self.is_done(path, truth):
+                skipped.append(path)
+                continue
             try:
                 fps = self.arg.fps
                 annotation = truth.get(os.path.normpath(path))
@@ -309,6 +328,14 @@ class Demo(IO):
                     raise
                 refused.append((path, str(exc)))
                 logger.error('%s', exc)
+        if world > 1:  # every rank's lists, on every rank (rank 0 reports them)
+            parts = distributed.all_gather_objects((done, refused, skipped, scored))
+            done, refused, skipped, scored = (sum((list(part[k]) for part in parts), []) for k in range(4))
+        if not self.is_main_process:
+            return
+        if skipped:
+            self.io.print_log(f'--skip_done: {len(skipped)} recording(s) already labelled, skipped: '
+                              f'{", ".join(os.path.basename(p) for p in skipped)}')
         for path, out_dir in done:
             self.io.print_log(f'labelled {path} -> {out_dir}/ (ethogram.csv, bouts.csv, ethogram.png'
                               f'{", annotated.mp4" if self.arg.video else ""}'
@@ -318,6 +345,14 @@ class Demo(IO):
         if refused:
             lines = '\n'.join(f'  {p}: {m}' for p, m in refused)
             raise ValueError(f'{len(refused)} of {len(files)} recordings could not be labelled:\n{lines}')
+
+    def is_done(self, path: str, truth: dict[str, annotations.Annotation]) -> bool:
+        """Whether a recording's outputs are all there (each is written whole, so present means complete)."""
+        name = os.path.splitext(os.path.basename(path))[0]
+        expected = ['ethogram.csv', 'bouts.csv', 'ethogram.png'] + (['annotated.mp4'] if self.arg.video else [])
+        if truth.get(os.path.normpath(path)) is not None:
+            expected.append('evaluation.json')
+        return all(os.path.isfile(os.path.join(self.arg.work_dir, name, f)) for f in expected)
 
     # ------------------------------------------------------------ evaluation against human labels
     def truth_annotations(self, files: list[str]) -> dict[str, annotations.Annotation]:

@@ -36,6 +36,8 @@ class IO:
     OPTION_GROUPS: tuple[str, ...] = ('common', 'model', 'input', 'evaluation')
     #: the name in messages; main.py sets it to the subcommand
     command_name = ''
+    #: whether the model is trained (under torchrun it is then wrapped in DistributedDataParallel)
+    TRAINS = False
 
     def __init__(self, argv: Sequence[str] | None = None):
         self.load_arg(argv)
@@ -211,7 +213,7 @@ class IO:
 
     def gpu(self) -> None:
         self.model = self.model.to(self.dev)
-        if self.dist.enabled:
+        if self.dist.enabled and self.TRAINS:
             from torch.nn.parallel import DistributedDataParallel
             self.model = DistributedDataParallel(self.model, device_ids=[self.dev.index] if self.use_gpu else None)
         elif self.use_gpu and len(self.devices) > 1:

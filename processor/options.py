@@ -129,6 +129,9 @@ def _extract(group: argparse._ArgumentGroup) -> None:
 def _demo(group: argparse._ArgumentGroup) -> None:
     group.add_argument('--input', help='pose file (DLC .csv/.h5, SLEAP .h5) or a folder of them')
     group.add_argument('--video', help='the recording\'s video: writes annotated.mp4 (one --input file)')
+    group.add_argument('--skip_done', type=str2bool, default=False,
+                       help='skip the recordings whose outputs in work_dir are complete (true/false): re-run an '
+                            'interrupted labelling of a folder')
     group.add_argument('--window', default=None,
                        help='frames (or seconds: 2s) per classified window (default: the training clip length, '
                             'else 64)')

@@ -36,6 +36,7 @@ class Processor(IO):
     """Base processor with a train/test schedule; subclasses define train() and test()."""
 
     OPTION_GROUPS = ('common', 'model', 'input', 'data', 'training', 'evaluation', 'testing')
+    TRAINS = True
 
     def takes_model_file(self) -> bool:
         return self.arg.phase == 'test'

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from feeder.feeder_kinetics import Feeder_kinetics
-from tests.feeder.test_kinetics_json import _skeleton, _write
+from test_kinetics_json import _skeleton, _write
 
 
 def _dataset(tmp_path, V=3, T=4):

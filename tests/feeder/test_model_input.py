@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from feeder import dlc_io, model_input
-from tests.feeder.test_dlc_io import write_single_csv
+from test_dlc_io import write_single_csv
 
 
 def test_normalise_pcutoff_nan_and_zero_triple(tmp_path):

@@ -13,7 +13,7 @@ from feeder.feeder_kinetics import Feeder_kinetics
 from feeder.transforms import (FOCAL_MODES, bone_parents, build_transform, channel_count, individual_orders,
                                transform_from_feeder_args)
 from net.utils.graph import RAT_NAMES
-from tests.conftest import write_dataset
+from conftest import write_dataset
 
 W, H = 640.0, 480.0
 SPINE, NECK, TAIL_BASE = RAT_NAMES.index('spine'), RAT_NAMES.index('neck'), RAT_NAMES.index('tail_base')

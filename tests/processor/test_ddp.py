@@ -72,3 +72,33 @@ def test_two_gloo_processes_write_one_set_of_outputs_with_whole_set_accuracy(tmp
     assert float(rows[0]['val_loss']) == pytest.approx(single.eval_info['val_loss'], rel=1e-4)
     ddp_scores = np.stack([scores[f'val_{i:04d}'] for i in range(7)])
     np.testing.assert_allclose(ddp_scores, single.result, rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_share_a_folder_of_recordings_and_a_rerun_skips_the_done_ones(tmp_path, trained_rat):
+    from test_demo import stitched_recording
+    folder = tmp_path / 'recordings'
+    folder.mkdir()
+    for i in range(3):
+        stitched_recording(folder / f'session{i}DLC_test.csv')
+    names = tmp_path / 'classes.txt'
+    names.write_text('a\nb\nc\nd\n')
+    work = tmp_path / 'demo'
+    command = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr', '127.0.0.1',
+               '--master_port', str(_free_port()), 'main.py', 'demo', '-w', str(work), *MODEL, '--weights',
+               trained_rat['weights'], '--input', str(folder), '--window', '16', '--stride', '8', '--width', '640',
+               '--height', '480', '--label_names', str(names), '--use_gpu', 'false', '--skip_done', 'true']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for i in range(3):
+        assert (work / f'session{i}DLC_test' / 'ethogram.png').is_file()
+    log = (work / 'log.txt').read_text()
+    assert '3 recordings shared by 2 processes.' in log
+    assert sum(line.count('labelled ') for line in log.splitlines() if ' -> ' in line) == 3  # rank 0 lists all
+    os.remove(work / 'session1DLC_test' / 'bouts.csv')   # as if interrupted while writing session1's outputs
+    proc = subprocess.run(command[:4] + ['--master_port', str(_free_port())] + command[6:], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (work / 'log.txt').read_text()
+    assert '--skip_done: 2 recording(s) already labelled, skipped: session0DLC_test.csv, session2DLC_test.csv' in log
+    assert (work / 'session1DLC_test' / 'bouts.csv').is_file()
