@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from net import st_gcn, st_gcn_dense
 from net.st_gcn_dense import dense_loss, frames_from_features
 from net.utils.graph import LAYOUTS
+from processor.ethogram import stitch_frames, window_starts, window_weights
 
 RAT = {'layout': 'rat', 'strategy': 'spatial'}
 
@@ -201,7 +202,7 @@ def test_a_backbone_that_does_not_fit_is_refused_by_name():
         dense.load_backbone(partial)
 
 
-# ---------------------------------------------------------------- receptive field
+# ---------------------------------------------------------------- receptive field and stitching
 @pytest.mark.parametrize('upsample', ['linear', 'nearest'])
 def test_receptive_field_matches_the_measured_one(upsample):
     torch.manual_seed(0)
@@ -219,3 +220,52 @@ def test_receptive_field_matches_the_measured_one(upsample):
         frames = torch.nonzero(x.grad.abs().sum(dim=(0, 1, 3, 4))).flatten()
         left, right = max(left, t - frames.min().item()), max(right, frames.max().item() - t)
     assert max(left, right) == R and min(left, right) >= R - 1
+
+
+def test_stitched_windows_equal_one_long_pass():
+    torch.manual_seed(0)
+    model = _randomise_statistics(_model(3, head_stages=2, head_layers=2)).eval()
+    R = model.receptive_field()  # 85
+    T, window = 448, 256
+    starts = window_starts(T, window, 64)  # 0, 64, 128, 192: multiples of the temporal stride
+    assert list(starts) == [0, 64, 128, 192] and window - 2 * R >= 64
+    x = torch.randn(1, 3, T, 12, 1)
+    with torch.no_grad():
+        whole = F.softmax(model(x), dim=1)[0].t().numpy()  # (T, K)
+        windows = torch.cat([x[:, :, s:s + window] for s in starts])  # (W, C, window, V, M)
+        scores = F.softmax(model(windows), dim=1).numpy()  # (W, K, window)
+    stitched = stitch_frames(scores, starts, T, weighting='centre', margin=R)
+    np.testing.assert_allclose(stitched, whole, rtol=0, atol=1e-5)
+    plain = stitch_frames(scores, starts, T)  # no margin: windows' edges, which lack context, count too
+    assert np.abs(plain - whole).max() > 1e-4
+
+
+def test_stitch_frames_hand_made():
+    assert window_weights(5).tolist() == [1, 2, 3, 2, 1]
+    assert window_weights(6, 'uniform', 2).tolist() == [0, 0, 1, 1, 0, 0]
+    # two windows of 4 frames over 6 frames, one class: window 0 says 1, window 1 says 3 everywhere
+    scores = np.array([[[1.0] * 4], [[3.0] * 4]])  # (W=2, K=1, window=4)
+    starts = np.array([0, 2])
+    assert stitch_frames(scores, starts, 6, 'uniform')[:, 0].tolist() == [1, 1, 2, 2, 3, 3]
+    # centre weights [1, 2, 2, 1]: frame 2 is window 0's position 2 (2) and window 1's position 0 (1)
+    centre = stitch_frames(scores, starts, 6, 'centre')[:, 0]
+    np.testing.assert_allclose(centre, [1, 1, (2 * 1 + 1 * 3) / 3, (1 * 1 + 2 * 3) / 3, 3, 3])
+    # margin 1: frame 2 comes from window 0 alone, frame 3 from window 1; the recording's ends are kept
+    np.testing.assert_allclose(stitch_frames(scores, starts, 6, 'uniform', margin=1)[:, 0], [1, 1, 1, 3, 3, 3])
+    # several classes keep their own columns
+    two = np.concatenate([scores, 10 * scores], axis=1)  # (2, 2, 4)
+    np.testing.assert_allclose(stitch_frames(two, starts, 6, 'uniform')[:, 1], [10, 10, 20, 20, 30, 30])
+
+
+def test_stitch_frames_refuses_gaps_and_bad_shapes():
+    scores = np.ones((2, 1, 4))
+    with pytest.raises(ValueError, match=r'frames 2..3 \(2 frames\) get no weight'):
+        stitch_frames(scores, np.array([0, 2]), 6, margin=2)
+    with pytest.raises(ValueError, match=r'frames 4..5 \(2 frames\) get no weight'):
+        stitch_frames(scores, np.array([0, 0]), 6)
+    with pytest.raises(ValueError, match='must be \\(W, K, window\\)'):
+        stitch_frames(np.ones((2, 4)), np.array([0, 2]), 6)
+    with pytest.raises(ValueError, match='do not fit in 5 frames'):
+        stitch_frames(scores, np.array([0, 2]), 5)
+    with pytest.raises(ValueError, match="weighting 'hann': allowed values are centre, uniform"):
+        stitch_frames(scores, np.array([0, 2]), 6, weighting='hann')
