@@ -219,3 +219,75 @@ def write_annotated_video(video: str, out_path: str, pose: np.ndarray, score: np
         writer.release()
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+STITCH_WEIGHTINGS = ('centre', 'uniform')
+
+
+def window_weights(window: int, weighting: str = 'centre', margin: int = 0) -> np.ndarray:
+    """(window,) weight of each position of a window when its per-frame scores are stitched.
+
+    ``'centre'``: the triangle ``min(i + 1, window - i)``: 1 at either end, about window / 2 in the middle, so a frame
+    near a window's edge, which the model saw with little context on one side, counts little. ``'uniform'``: 1.
+    ``margin``: the first and last ``margin`` positions get weight 0 (see :func:`stitch_frames`).
+    """
+    if weighting not in STITCH_WEIGHTINGS:
+        raise ValueError(f'weighting {weighting!r}: allowed values are {", ".join(STITCH_WEIGHTINGS)}')
+    if margin < 0:
+        raise ValueError(f'margin must be >= 0 frames, got {margin}')
+    position = np.arange(window)
+    weight = np.minimum(position + 1, window - position).astype(np.float64) if weighting == 'centre' \
+        else np.ones(window)
+    weight[:margin] = 0.0
+    weight[max(window - margin, 0):] = 0.0
+    return weight
+
+
+def stitch_frames(window_scores: np.ndarray, starts: np.ndarray, num_frames: int, weighting: str = 'centre',
+                  margin: int = 0) -> np.ndarray:
+    """Per-frame scores of a recording from overlapping windows of per-frame scores: (num_frames, K).
+
+    Args:
+        window_scores: (W, K, window) per-frame scores of each window (e.g. a dense model's softmax probabilities).
+        starts: (W,) first frame of each window (:func:`window_starts`).
+        num_frames: frames in the recording; every frame must lie in a window.
+        weighting: ``'centre'`` or ``'uniform'`` weights over each window's positions (:func:`window_weights`).
+        margin: frames at each end of a window that are left out (weight 0), except at the recording's own first
+            and last frames, where no window has context beyond them either. With ``margin`` at least the model's
+            receptive field R (``net.st_gcn_dense.Model.receptive_field``), starts at multiples of its temporal
+            stride and the model in eval mode, every frame gets exactly the scores of one pass over the whole
+            recording; then ``stride <= window - 2 * margin`` is needed so that every frame keeps a weight.
+
+    Each frame gets the weighted mean of the scores of the windows covering it. A frame left with zero total weight
+    (margins too wide for the stride) is a ValueError naming it.
+    """
+    window_scores = np.asarray(window_scores, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    if window_scores.ndim != 3:
+        raise ValueError(f'window_scores must be (W, K, window), got shape {window_scores.shape}')
+    count, num_class, window = window_scores.shape
+    if starts.shape != (count,):
+        raise ValueError(f'{count} windows of scores but {starts.size} window starts')
+    if count == 0:
+        raise ValueError('no windows to stitch')
+    if starts.min() < 0 or starts.max() + window > num_frames:
+        raise ValueError(f'windows of {window} frames starting at {starts.min()}..{starts.max()} do not fit in '
+                         f'{num_frames} frames')
+    base = window_weights(window, weighting, margin)  # (window,)
+    weight = np.broadcast_to(base, (count, window)).copy()  # (W, window)
+    if margin:  # no window sees past the recording's ends: keep the edges that lie on them
+        keep = np.ones(window) if weighting == 'uniform' else window_weights(window, weighting)
+        head, tail = starts == 0, starts + window == num_frames
+        weight[head, :margin] = keep[:margin]
+        weight[tail, window - margin:] = keep[window - margin:]
+    frames = starts[:, None] + np.arange(window)[None, :]  # (W, window)
+    index = frames.ravel()  # (W*window,)
+    weighted = window_scores * weight[:, None, :]  # (W, K, window)
+    total = np.stack([np.bincount(index, weighted[:, k].ravel(), num_frames) for k in range(num_class)], axis=1)
+    norm = np.bincount(index, weight.ravel(), num_frames)  # (num_frames,)
+    empty = np.flatnonzero(norm <= 0)
+    if len(empty):
+        raise ValueError(f'frames {empty[0]}..{empty[-1]} ({len(empty)} frames) get no weight: every window covering '
+                         f'them has them within its margin of {margin} frames, or no window covers them (use a '
+                         f'stride of at most window - 2 * margin = {window - 2 * margin})')
+    return total / norm[:, None]
