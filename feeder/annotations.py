@@ -1186,20 +1186,36 @@ def match_annotations(pose_files: list[str], annotations: list[Annotation]
     return pairs, problems
 
 
-def annotation_files(paths: Sequence[str]) -> list[str]:
-    """The files named in ``paths`` and those in its folders (not recursive; hidden files skipped)."""
-    files: list[str] = []
+def is_pose_file(path: str) -> bool:
+    """Whether a file is a pose file rather than annotations: HDF5, or a CSV whose first row starts with DLC's
+    ``scorer`` (in its first or, re-saved by pandas, second cell)."""
+    with open(path, 'rb') as handle:
+        head = handle.read(4096)
+    if head.startswith(dlc_io.HDF5_SIGNATURE):
+        return True
+    first = head.decode('utf-8', errors='replace').lstrip('\ufeff').splitlines()[0] if head.strip() else ''
+    return 'scorer' in [cell.strip().lower() for cell in first.split(',')[:2]]
+
+
+def annotation_files(paths: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the files named in ``paths``, the files found in its folders): not recursive; hidden files, videos and pose
+    files in folders skipped (recordings and their labels often share a folder)."""
+    named: list[str] = []
+    found: list[str] = []
     for item in paths:
         if os.path.isdir(item):
-            files.extend(sorted(os.path.join(item, f) for f in os.listdir(item)
-                                if not f.startswith('.') and os.path.isfile(os.path.join(item, f))))
+            found.extend(sorted(
+                os.path.join(item, f) for f in os.listdir(item)
+                if not f.startswith('.') and os.path.isfile(os.path.join(item, f))
+                and os.path.splitext(f)[1].lower() not in dlc_io.VIDEO_EXTENSIONS
+                and not is_pose_file(os.path.join(item, f))))
         elif not os.path.exists(item):
             raise FileNotFoundError(f'{item}: no such annotations file or folder (--annotations)')
         else:
-            files.append(item)
-    if not files:
+            named.append(item)
+    if not named and not found:
         raise ValueError(f'{", ".join(paths)}: no annotation files')
-    return files
+    return named, found
 
 
 def pair_annotations(paths: Sequence[str], candidates: Callable[[], list[str] | None], fps: float | None = None,
@@ -1213,9 +1229,16 @@ def pair_annotations(paths: Sequence[str], candidates: Callable[[], list[str] | 
     candidates. Returns ``(pairs, problems)``; a ValueError when nothing pairs.
     """
     read: list[Annotation] = []
-    files = annotation_files(paths)
-    for path in files:
-        read.extend(read_annotations(path, fps=fps, stream=stream, rater=rater))
+    named, found = annotation_files(paths)
+    skipped: list[str] = []
+    for path in named + found:
+        try:
+            read.extend(read_annotations(path, fps=fps, stream=stream, rater=rater))
+        except ValueError as exc:
+            if path in named:
+                raise
+            skipped.append(f'{exc} (skipped)')  # a file of another kind in a folder of annotations
+    files = named + found
     pairs = [(os.path.normpath(ann.pose_file), ann) for ann in read
              if ann.pose_file is not None and os.path.isfile(ann.pose_file)]
     by_name = [ann for ann in read if ann.pose_file is None or not os.path.isfile(ann.pose_file)]
@@ -1228,6 +1251,7 @@ def pair_annotations(paths: Sequence[str], candidates: Callable[[], list[str] | 
         taken = {os.path.abspath(path) for path in files} | {os.path.abspath(path) for path, _ in pairs}
         matched, problems = match_annotations([p for p in pool if os.path.abspath(p) not in taken], by_name)
         pairs.extend(matched)
+    problems = skipped + problems
     if not pairs:
         raise ValueError('no recording has annotations: ' + ('; '.join(problems) or 'nothing matched'))
     return pairs, problems

@@ -7,7 +7,7 @@ faster for training.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch.utils.data
@@ -34,9 +34,9 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         num_person_out: persons kept per frame, the highest-scoring.
         debug: use only the first two clips.
         max_frame: T, the frames read from each clip.
-        normalize, center_joint, heading_joints, focal, random_individual_order, random_rotate, random_scale,
-            channels, layout, bodyparts, frame_size: the per-sample preparation of
-            :func:`feeder.transforms.build_transform`, applied last (the defaults leave the data as it is). Joints
+        **transform: the per-sample preparation (normalize, center_joint, heading_joints, focal, channels, layout,
+            random_rotate, random_scale, random_noise, ...: :func:`feeder.transforms.build_transform`), applied last
+            (the defaults leave the data as it is). Joints
             named without ``layout`` or ``bodyparts`` are looked up in the ``bodyparts`` list that
             ``tools/csv2json.py`` writes into each clip. With an egocentric ``normalize`` every clip is read once
             at construction and what the alignment does to the split is logged in one line.
@@ -48,12 +48,7 @@ class Feeder_kinetics(torch.utils.data.Dataset):
     def __init__(self, data_path: str, label_path: str, ignore_empty_sample: bool = True,
                  random_choose: bool = False, random_shift: bool = False, random_move: bool = False,
                  window_size: int = -1, pose_matching: bool = False, num_person_in: int = 5,
-                 num_person_out: int = 2, debug: bool = False, max_frame: int = 300, normalize: str = 'frame',
-                 center_joint: int | str | None = None, heading_joints: Sequence[int | str] | None = None,
-                 focal: int = 0, random_individual_order: bool = False,
-                 random_rotate: float = 0.0, random_scale: float | Sequence[float] | None = None,
-                 channels: Sequence[str] | str = ('xy_score',), layout: str | Mapping[str, Any] | None = None,
-                 bodyparts: Sequence[str] | None = None, frame_size: Sequence[float] | None = None) -> None:
+                 num_person_out: int = 2, debug: bool = False, max_frame: int = 300, **transform: Any) -> None:
         check_person_counts(num_person_in, num_person_out)
         if max_frame < 1:
             raise ValueError(f'max_frame must be >= 1, got {max_frame}')
@@ -70,15 +65,12 @@ class Feeder_kinetics(torch.utils.data.Dataset):
         self.debug = debug
         self.max_frame = max_frame
         self.load_data()
-        named = [j for j in [center_joint, *(heading_joints or [])] if isinstance(j, str) and not j.isdigit()]
-        if named and layout is None and bodyparts is None:
-            bodyparts = clip_bodyparts(os.path.join(self.data_path, self.sample_name[0]))
-        self.transform = build_transform(normalize=normalize, center_joint=center_joint,
-                                         heading_joints=heading_joints, focal=focal,
-                                         random_individual_order=random_individual_order, random_rotate=random_rotate,
-                                         random_scale=random_scale, channels=channels, layout=layout,
-                                         bodyparts=bodyparts, frame_size=frame_size)
-        if normalize != 'frame':  # the audit reads every clip once
+        joints = [transform.get('center_joint'), *(transform.get('heading_joints') or [])]
+        named = [j for j in joints if isinstance(j, str) and not j.isdigit()]
+        if named and transform.get('layout') is None and transform.get('bodyparts') is None:
+            transform['bodyparts'] = clip_bodyparts(os.path.join(self.data_path, self.sample_name[0]))
+        self.transform = build_transform(**transform)
+        if self.transform.normalize != 'frame':  # the audit reads every clip once
             clips = (read_skeleton_json(os.path.join(self.data_path, name), self.max_frame, self.num_person_in,
                                         self.num_person_out, V=self.V)[0][None] for name in self.sample_name)
             self.transform.log_audit(clips, os.path.basename(os.path.normpath(self.data_path)))

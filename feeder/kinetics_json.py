@@ -315,10 +315,28 @@ def clip_input_options(clip: Any) -> dict[str, Any]:
     return options
 
 
+def clip_frame_labels(clip: Any, label: int, max_frame: int, path: str = '') -> np.ndarray:
+    """(max_frame,) int16 class of every frame of a clip: its ``frame_labels`` (csv2json clips of annotated
+    recordings; -1 unlabelled) by frame_index, else ``label`` for every frame the clip has; -1 past its end."""
+    frames = _frames(clip, path)
+    out = np.full(max_frame, -1, dtype=np.int16)
+    labels = clip.get('frame_labels') if isinstance(clip, dict) else None
+    if labels is not None:
+        if not isinstance(labels, list) or len(labels) != len(frames):
+            raise ValueError(f'{path}: "frame_labels" must list one class index per frame ({len(frames)} frames)')
+        for position, frame in enumerate(frames):
+            index = frame.get('frame_index', position) if isinstance(frame, dict) else position
+            if isinstance(index, int) and 0 <= index < max_frame:
+                out[index] = int(labels[position])
+        return out
+    out[:min(len(frames), max_frame)] = label
+    return out
+
+
 def read_labelled_clip(item: tuple[str, int], max_frame: int, num_person_in: int, num_person_out: int,
-                       V: int) -> tuple[np.ndarray, tuple[int, dict[str, Any]]]:
+                       V: int) -> tuple[np.ndarray, tuple[int, dict[str, Any], np.ndarray, bool]]:
     """``read_skeleton_json`` for ``item = (path, label)``, checking the clip's own label_index; returns
-    ``(data, (label, clip_input_options(clip)))``.
+    ``(data, (label, clip_input_options(clip), clip_frame_labels(...), whether the clip has frame_labels))``.
 
     Module-level so that a ``functools.partial`` of it can go to worker processes.
     """
@@ -327,7 +345,8 @@ def read_labelled_clip(item: tuple[str, int], max_frame: int, num_person_in: int
     data, clip_label = read_skeleton_json(path, max_frame, num_person_in, num_person_out, V=V, clip=clip)
     if clip_label is not None and clip_label != label:
         raise ValueError(f'{path}: label_index {clip_label} differs from {label} in the label file')
-    return data, (label, clip_input_options(clip))
+    return data, (label, clip_input_options(clip), clip_frame_labels(clip, label, max_frame, path),
+                  isinstance(clip, dict) and 'frame_labels' in clip)
 
 
 # ---------------------------------------------------------------- clips: cutting and writing
@@ -356,7 +375,8 @@ def clip_windows(num_frames: int, clip_len: int, stride: int, min_len: int = 1) 
 def _clip_meta(label: str, label_index: int, bodyparts: Sequence[str],
                frame_size_wh: tuple[float, float], source_file: str, recording: str,
                individual_names: Sequence[str], start_frame: int, num_frames: int,
-               score: np.ndarray, input_options: Mapping[str, Any] | None) -> dict:
+               score: np.ndarray, input_options: Mapping[str, Any] | None,
+               frame_labels: np.ndarray | None = None) -> dict:
     masked = float(np.mean(score <= 0)) if score.size else 1.0
     meta = {
         'label': label,
@@ -370,6 +390,8 @@ def _clip_meta(label: str, label_index: int, bodyparts: Sequence[str],
     }
     if input_options is not None:
         meta['input'] = dict(input_options)
+    if frame_labels is not None:
+        meta['frame_labels'] = [int(v) for v in frame_labels]
     return meta
 
 
@@ -377,7 +399,8 @@ def clip_to_kinetics_json(pose: np.ndarray, score: np.ndarray, label: str, label
                           bodyparts: Sequence[str], frame_size_wh: tuple[float, float],
                           source_file: str, recording: str, individual_names: Sequence[str],
                           start_frame: int, decimals: int = DECIMALS,
-                          input_options: Mapping[str, Any] | None = None) -> dict:
+                          input_options: Mapping[str, Any] | None = None,
+                          frame_labels: np.ndarray | None = None) -> dict:
     """One clip as a Kinetics-skeleton dict.
 
     Args:
@@ -387,6 +410,8 @@ def clip_to_kinetics_json(pose: np.ndarray, score: np.ndarray, label: str, label
             the dict's ``source.end_frame`` is the clip's last frame, inclusive.
         decimals: poses and scores are rounded to this many decimals.
         input_options: the preprocessing options (pcutoff, max_gap, fps, single), kept as ``input``.
+        frame_labels: (T,) class index of every frame (-1 unlabelled), kept as ``frame_labels`` (annotated
+            recordings; the per-frame model trains on them).
 
     Every frame lists every individual, in ``individual_names`` order, zeros where missing.
     ``{"data": [{"frame_index": t, "skeleton": [{"pose": [x0, y0, x1, y1, ...],
@@ -401,7 +426,7 @@ def clip_to_kinetics_json(pose: np.ndarray, score: np.ndarray, label: str, label
              'skeleton': [{'pose': p, 'score': s} for p, s in zip(flat[t], scores[t])]}
             for t in range(T)]
     meta = _clip_meta(label, label_index, bodyparts, frame_size_wh, source_file, recording,
-                      individual_names, start_frame, T, score, input_options)
+                      individual_names, start_frame, T, score, input_options, frame_labels)
     return {'data': data, **meta}
 
 
@@ -436,7 +461,8 @@ def clip_to_json_text(pose: np.ndarray, score: np.ndarray, label: str, label_ind
                       bodyparts: Sequence[str], frame_size_wh: tuple[float, float],
                       source_file: str, recording: str, individual_names: Sequence[str],
                       start_frame: int, decimals: int = DECIMALS,
-                      input_options: Mapping[str, Any] | None = None) -> str:
+                      input_options: Mapping[str, Any] | None = None,
+                      frame_labels: np.ndarray | None = None) -> str:
     """The compact JSON text of :func:`clip_to_kinetics_json`, built without per-number Python work.
 
     Every number of a clip lies in [0, 1] with ``decimals`` decimals, so each has one of
@@ -453,7 +479,8 @@ def clip_to_json_text(pose: np.ndarray, score: np.ndarray, label: str, label_ind
             or q_score.min(initial=0) < 0 or q_score.max(initial=0) > top):
         return dump_json(clip_to_kinetics_json(pose, score, label, label_index, bodyparts,
                                                frame_size_wh, source_file, recording,
-                                               individual_names, start_frame, decimals, input_options))
+                                               individual_names, start_frame, decimals, input_options,
+                                               frame_labels))
     heads = _frame_heads(T)
     width = max(16, heads.dtype.itemsize, decimals + 4)          # fits '0.12345,' and the heads
     plain, comma = _number_tokens(decimals, width)
@@ -477,7 +504,7 @@ def clip_to_json_text(pose: np.ndarray, score: np.ndarray, label: str, label_ind
     raw = tokens.view(np.uint8).ravel()                                       # (T * tokens * width,)
     body = raw[raw != 0].tobytes().decode('ascii')
     meta = _clip_meta(label, label_index, bodyparts, frame_size_wh, source_file, recording,
-                      individual_names, start_frame, T, score, input_options)
+                      individual_names, start_frame, T, score, input_options, frame_labels)
     return '{"data":[' + body + '],' + dump_json(meta)[1:]
 
 

@@ -25,7 +25,6 @@ from torch import nn
 
 from net.st_gcn import BLOCKS
 from net.st_gcn import Model as ST_GCN
-from net.utils.dropout import Dropout
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class DilatedResidualLayer(nn.Module):
         super().__init__()
         self.conv_dilated = nn.Conv1d(channels, channels, STAGE_KERNEL, padding=dilation, dilation=dilation)
         self.conv_1x1 = nn.Conv1d(channels, channels, 1)
-        self.dropout = Dropout(dropout, inplace=True)
+        self.dropout = nn.Dropout(dropout, inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.conv_1x1(F.relu(self.conv_dilated(x))))  # (N, C, T)
@@ -207,8 +206,11 @@ class Model(ST_GCN):
         return self.forward_head_stages(features, num_frames)[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V, M) -> (N, K, T)."""
-        return self.forward_head(self.forward_features(x), x.size(2))
+        """(N, C, T, V, M) -> (N, K, T), the last stage's scores; in training mode every stage's, stacked
+        (S, N, K, T), for :func:`dense_loss` (so that the loss goes through ``forward``, as DistributedDataParallel
+        and torch.compile need)."""
+        stages = self.forward_head_stages(self.forward_features(x), x.size(2))
+        return torch.stack(stages) if self.training else stages[-1]
 
     def forward_stages(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(N, C, T, V, M) -> every stage's scores, head_stages tensors (N, K, T), for :func:`dense_loss`."""
@@ -257,7 +259,8 @@ def dense_loss(stage_scores: Sequence[torch.Tensor] | torch.Tensor, labels: torc
     """The MS-TCN loss summed over stages: per-frame cross-entropy plus ``smooth_weight`` times a smoothing term.
 
     Args:
-        stage_scores: each stage's scores (N, K, T) (:meth:`Model.forward_stages`), or one tensor (N, K, T).
+        stage_scores: each stage's scores (N, K, T) (:meth:`Model.forward_stages`, or a training-mode forward's
+            (S, N, K, T) stack), or one tensor (N, K, T).
         labels: (N, T) integer class per frame; ``ignore_index`` marks unlabelled frames, which contribute nothing
             (neither term; their scores get zero gradient).
         class_weight: (K,) weights of the cross-entropy; the term is then the weighted mean
@@ -272,7 +275,7 @@ def dense_loss(stage_scores: Sequence[torch.Tensor] | torch.Tensor, labels: torc
     Returns a scalar tensor.
     """
     if isinstance(stage_scores, torch.Tensor):
-        stage_scores = [stage_scores]
+        stage_scores = list(stage_scores.unbind(0)) if stage_scores.dim() == 4 else [stage_scores]
     if len(stage_scores) == 0:
         raise ValueError('dense_loss: no stage scores given')
     N, K, T = stage_scores[0].shape

@@ -82,8 +82,11 @@ def check_dataset(dataset: Dataset, split: str, batch_size: int | None, model: t
 
 
 def class_counts(dataset: Dataset, num_class: int) -> np.ndarray:
-    """(num_class,) clips of each class in a dataset with a ``label`` list (the feeders)."""
-    labels = np.asarray(getattr(dataset, 'label'), dtype=np.int64)
+    """(num_class,) clips of each class in a dataset with a ``label`` list (the feeders); labelled frames of each
+    class for a dense feeder (its ``frame_label`` array)."""
+    frame_label = getattr(dataset, 'frame_label', None)
+    labels = np.asarray(getattr(dataset, 'label') if frame_label is None else frame_label, dtype=np.int64).ravel()
+    labels = labels[labels >= 0]
     if len(labels) and (labels.min() < 0 or labels.max() >= num_class):
         raise ValueError(f'{data_path(dataset)}: labels lie in {labels.min()}..{labels.max()} but the model has '
                          f'num_class={num_class}')

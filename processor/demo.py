@@ -4,7 +4,9 @@ ethogram against human labels when they are given.
 For each pose file: the model's input preparation (feeder.model_input: bodyparts, gap filling, resampling to the
 model's frame rate, normalising, then the transform the model was trained with), taken from the model file
 written by training; windows of ``--window`` frames every ``--stride`` frames are classified in batches and each
-frame gets the class probabilities averaged over the windows that cover it. A model trained on single animals
+frame gets the class probabilities averaged over the windows that cover it (a per-frame model,
+net.st_gcn_dense.Model, scores every frame of a window: each frame gets the mean of the windows' scores
+weighted towards their centres). A model trained on single animals
 labels each individual of a multi-animal file alone; a model trained on M individuals labels the tracks M at a
 time (all of them when the file has M; every group of M when it has more).
 
@@ -35,6 +37,7 @@ from .runner import make_runner
 
 logger = logging.getLogger(__name__)
 DEFAULT_WINDOW = 64
+DEFAULT_STRIDE = 8  # frames between the windows of a clip model (a per-frame model: half a window)
 GROUP_SEPARATOR = '+'
 
 
@@ -59,6 +62,7 @@ class Demo(IO):
         self.transform = build_transform(**transform_args(self.spec.transform))
         self.runner = make_runner(self.model, self.dev, self.amp_dtype, self.arg.compile, self.arg.test_batch_size)
         self.num_person = int(self.spec.num_person or 1)
+        self.dense = hasattr(self.bare_model, 'forward_stages')  # a per-frame model (net.st_gcn_dense.Model)
         self.num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', None)
 
     # ------------------------------------------------------------ what the model expects
@@ -153,7 +157,9 @@ class Demo(IO):
         size = self.arg.test_batch_size
         for i in tqdm(range(0, len(windows), size), desc=desc, unit='batch', leave=False, disable=None):
             scores, embedding = self.runner(torch.from_numpy(windows[i:i + size]).to(self.dev))
-            probs.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
+            probs.append(torch.softmax(scores.float(), dim=1).cpu().numpy())  # (w, K) or per frame (w, K, window)
+            if embedding is not None and embedding.dim() == 3:  # a per-frame embedding: the window's mean
+                embedding = embedding.mean(dim=2)
             feats.append(embedding.cpu().numpy() if embedding is not None else np.zeros((len(scores), 0)))
         return np.concatenate(probs), np.concatenate(feats)
 
@@ -220,7 +226,10 @@ class Demo(IO):
         if self.spec.clip_len and self.arg.window and window != self.spec.clip_len:
             self.io.print_log(f'--window {window} frames differs from the {self.spec.clip_len}-frame clips the model '
                               'was trained on (allowed; its scores may be less reliable).')
-        stride = self.frames(self.arg.stride, model_fps, 'stride')
+        if self.arg.stride is not None:
+            stride = self.frames(self.arg.stride, model_fps, 'stride')
+        else:  # a per-frame model needs less overlap; its windows start at multiples of its temporal stride
+            stride = max(4, window // 2 // 4 * 4) if self.dense else DEFAULT_STRIDE
         min_bout = self.frames(self.arg.min_bout, recording.source_fps or model_fps, 'min_bout')
         if min_bout < 1:
             raise ConfigError(f'--min_bout must be at least 1 frame, got {self.arg.min_bout}')
@@ -242,8 +251,9 @@ class Demo(IO):
             if probs.shape[1] > len(class_names):
                 raise ValueError(f'the model has {probs.shape[1]} classes but --label_names lists '
                                  f'{len(class_names)}')
-            frame_probs = to_source_frames(ethogram.frame_average(probs, starts, window, len(prepared.pose)),
-                                           recording)
+            per_frame = (ethogram.stitch_frames(probs, starts, len(prepared.pose), weighting='centre') if self.dense
+                         else ethogram.frame_average(probs, starts, window, len(prepared.pose)))  # (T', K)
+            frame_probs = to_source_frames(per_frame, recording)
             mean_bout = self.mean_bout(probs.shape[1], recording)
             raw = evaluation.smooth(frame_probs, self.arg.smooth, window=min_bout | 1,
                                     min_bout=None if mean_bout is not None else min_bout, mean_bout=mean_bout)

@@ -53,11 +53,11 @@ def class_weights(spec: Sequence[str], counts: np.ndarray) -> np.ndarray | None:
 
 
 def describe_counts(counts: np.ndarray, names: Sequence[str] | None, weights: np.ndarray | None,
-                    sampler_weights: np.ndarray | None) -> str:
+                    sampler_weights: np.ndarray | None, unit: str = 'clips') -> str:
     """'training clips per class: walking 120, rearing 40; loss weights 0.67, 2.00; per epoch (balanced sampler)
-    about 80, 80' for the log."""
+    about 80, 80' for the log (``unit`` frames for a per-frame model)."""
     names = list(names) if names else [str(i) for i in range(len(counts))]
-    text = 'training clips per class: ' + ', '.join(f'{n} {c}' for n, c in zip(names, counts))
+    text = f'training {unit} per class: ' + ', '.join(f'{n} {c}' for n, c in zip(names, counts))
     if weights is not None:
         text += '; loss weights ' + ', '.join(f'{w:.2f}' for w in weights)
     if sampler_weights is not None:

@@ -86,6 +86,9 @@ def _training(group: argparse._ArgumentGroup) -> None:
     group.add_argument('--class_weight', nargs='+', default=['none'], metavar='W',
                        help='weights of the classes in the loss: none, balanced (inversely proportional to the '
                             'training clips of each class) or one number per class')
+    group.add_argument('--smooth_loss', type=float, default=0.15,
+                       help='per-frame models: weight of the smoothing term of the loss (MS-TCN\'s truncated MSE '
+                            'between the log-probabilities of consecutive frames; 0: off)')
     group.add_argument('--balanced_sampler', type=str2bool, default=False,
                        help='draw training clips with probabilities that give every class the same expected '
                             'number per epoch (true/false)')
@@ -135,7 +138,9 @@ def _demo(group: argparse._ArgumentGroup) -> None:
     group.add_argument('--window', default=None,
                        help='frames (or seconds: 2s) per classified window (default: the training clip length, '
                             'else 64)')
-    group.add_argument('--stride', default='8', help='frames (or seconds) between window starts (default 8)')
+    group.add_argument('--stride', default=None,
+                       help='frames (or seconds) between window starts (default 8; half a window for a per-frame '
+                            'model)')
     group.add_argument('--fps', type=float, default=None,
                        help='frame rate of the recordings (default: their annotations\' or video\'s): adds '
                             'times in seconds; a recording at another rate than the model\'s is resampled')

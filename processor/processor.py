@@ -82,15 +82,17 @@ class Processor(IO):
     def load_data(self) -> None:
         """The loaders of the splits the phase needs (processor/data.py), class weights and the input spec."""
         self.data_loader = Loaders(self.dist, self.seed, self.arg.num_worker, self.use_gpu)
+        self.dense = hasattr(self.bare_model, 'forward_stages')  # a per-frame model: per-frame labels
+        dense = {'dense': True} if self.dense else {}
         if self.arg.phase == 'train':
             if not self.arg.train_feeder_args:
                 raise ConfigError('--phase train needs train_feeder_args (data_path and label_path of the '
                                   'training split)')
-            dataset = build_feeder(self.arg.feeder, self.arg.train_feeder_args, 'train', self.arg.debug)
+            dataset = build_feeder(self.arg.feeder, {**self.arg.train_feeder_args, **dense}, 'train', self.arg.debug)
             check_dataset(dataset, 'train', self.arg.batch_size, self.bare_model)
             self.data_loader.add_train(dataset, self.arg.batch_size, self.sampler_weights(dataset))
         if self.arg.test_feeder_args:
-            dataset = build_feeder(self.arg.feeder, self.arg.test_feeder_args, 'test', self.arg.debug)
+            dataset = build_feeder(self.arg.feeder, {**self.arg.test_feeder_args, **dense}, 'test', self.arg.debug)
             check_dataset(dataset, 'test', None, self.bare_model)
             self.data_loader.add_test(dataset, self.arg.test_batch_size)
         elif self.arg.phase == 'test':
@@ -109,12 +111,16 @@ class Processor(IO):
         if list(self.arg.class_weight) == ['none'] and not self.arg.balanced_sampler:
             return None
         num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', None)
+        if self.dense and self.arg.balanced_sampler:
+            raise ConfigError('--balanced_sampler draws whole clips and a per-frame model\'s clips hold several '
+                              'classes: use --class_weight balanced')
         counts = class_counts(dataset, num_class)
         weights = class_weights(self.arg.class_weight, counts)
         if weights is not None:
             self.loss_weights = torch.as_tensor(weights, dtype=torch.float32, device=self.dev)
         sampler = np.where(counts > 0, 1.0 / np.maximum(counts, 1), 0.0) if self.arg.balanced_sampler else None
-        self.io.print_log(describe_counts(counts, self.label_names, weights, sampler) + '.')
+        self.io.print_log(describe_counts(counts, self.label_names, weights, sampler,
+                                          'frames' if self.dense else 'clips') + '.')
         return sampler
 
     def set_epoch(self, epoch: int) -> None:
@@ -349,7 +355,7 @@ class Processor(IO):
         if not self.is_main_process:
             return
         names = self.data_loader['test'].dataset.sample_name
-        result = {str(name): np.asarray(score) for name, score in zip(names, self.result)}
+        result = {str(name): np.asarray(score) for name, score in zip(names, self.clip_result)}
         self.io.save_pkl(result, 'test_result.pkl')
         self.io.print_log(f'Scores of {len(result)} test samples saved to {self.arg.work_dir}/test_result.pkl')
 

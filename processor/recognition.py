@@ -7,6 +7,7 @@ from torch import nn
 from tqdm import tqdm
 
 from net.st_gcn import weights_init
+from net.st_gcn_dense import dense_loss
 from net.utils.fast import accelerate
 
 from . import distributed, report
@@ -15,7 +16,12 @@ from .processor import Processor
 
 
 class REC_Processor(Processor):  # noqa: N801 - the original's name
-    """Trains with cross-entropy, SGD (Nesterov optional) or Adam, and a step-decayed learning rate."""
+    """Trains with cross-entropy, SGD (Nesterov optional) or Adam, and a step-decayed learning rate.
+
+    A per-frame model (one with ``forward_stages``, such as net.st_gcn_dense.Model) trains on every frame's label
+    with ``net.st_gcn_dense.dense_loss`` (the feeders then serve per-frame labels) and is scored per labelled
+    frame.
+    """
 
     def load_model(self) -> None:
         super().load_model()
@@ -56,8 +62,11 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
             data = data.float().to(self.dev, non_blocking=True)
             label = label.long().to(self.dev, non_blocking=True)
             with self.autocast():
-                output = self.train_forward(data)
-            loss = self.loss(output.float(), label)
+                output = self.train_forward(data)  # (N, K); a dense model: every stage's (S, N, K, T)
+            if self.dense:  # per-frame cross-entropy (unlabelled frames -1 left out) + the smoothing term
+                loss = dense_loss(output.float(), label, self.loss_weights, smooth_weight=self.arg.smooth_loss)
+            else:
+                loss = self.loss(output.float(), label)
             self.optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:  # float16: scale the loss so small gradients do not underflow
                 self.scaler.scale(loss).backward()
@@ -89,17 +98,21 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
             output, _ = run(data)
             score_frag.append(output.float().cpu().numpy())
             label_frag.append(np.asarray(label, dtype=np.int64))
-        scores = np.concatenate(score_frag)
-        labels = np.concatenate(label_frag)
+        scores = np.concatenate(score_frag)  # (N, K); a dense model: (N, K, T)
+        labels = np.concatenate(label_frag)  # (N,); a dense model: (N, T)
         if self.dist.enabled:
             indices = np.asarray(list(iter(loader.sampler)), dtype=np.int64)
             parts = distributed.all_gather_objects((indices, scores, labels))
             total = len(loader.dataset)
-            scores = np.zeros((total, scores.shape[1]), dtype=np.float32)
-            labels = np.zeros(total, dtype=np.int64)
+            scores = np.zeros((total,) + scores.shape[1:], dtype=np.float32)
+            labels = np.zeros((total,) + labels.shape[1:], dtype=np.int64)
             for part_indices, part_scores, part_labels in parts:
                 scores[part_indices] = part_scores  # padding repeats samples: same index, same value
                 labels[part_indices] = part_labels
+        self.clip_result = scores  # what test_result.pkl holds per sample
+        if self.dense:  # the metrics are per labelled frame
+            labelled = labels >= 0  # (N, T)
+            scores, labels = scores.transpose(0, 2, 1)[labelled], labels[labelled]  # (F, K), (F,)
         self.result = scores
         if evaluation:
             self.label = labels

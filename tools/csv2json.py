@@ -44,6 +44,7 @@ AUG_SCALE = (0.97, 1.03)     # random scale range of --augment copies
 AUG_SHIFT_PX = (1.0, 3.0)    # random shift magnitude range (pixels, either sign) of --augment copies
 WRITE_THREADS = 4            # concurrent atomic JSON writes (each waits on fsync, not on the CPU)
 WRITE_BATCH = 16             # JSON files handed to a writer thread at once
+CUTS = ('bouts', 'anywhere')  # where clips are cut from annotated recordings (see plan_clips)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class ConvertOptions:
     fps: float | None = None
     target_fps: float | None = None
     min_len: int = 1
+    cut: str = 'bouts'
     background: str | None = None
     mean_bout: dict[str, float] | None = None
 
@@ -89,6 +91,8 @@ class ConvertOptions:
                 raise ValueError(f'--{name} must be positive, got {getattr(self, name)}')
         if self.min_len < 1:
             raise ValueError(f'--min_len must be at least 1 frame, got {self.min_len}')
+        if self.cut not in CUTS:
+            raise ValueError(f'--cut {self.cut!r}: choose {" or ".join(CUTS)}')
         if self.single not in dlc_io.SINGLE_MODES:
             raise ValueError(f'--single {self.single!r}: choose {" or ".join(dlc_io.SINGLE_MODES)}')
         if (self.width is None) != (self.height is None):
@@ -123,21 +127,54 @@ class BatchResult:
 
 
 # ------------------------------------------------------------------ one file
-def _segments_for(job: Job, recording: model_input.Recording, classes: Sequence[str], background: str | None
-                  ) -> list[tuple[int, int, str]]:
-    """(first frame, last frame, class) runs to cut from the prepared frames: the whole recording, or the
-    annotation's bouts as per-frame labels (overlaps resolved in ``classes`` order, labels not in ``classes``
-    left out, the frames outside every bout as ``background``; resampled with the poses), with one log line of
-    what was clipped or left out."""
+def _labels_and_segments(job: Job, recording: model_input.Recording, classes: Sequence[str],
+                         background: str | None) -> tuple[np.ndarray | None, list[tuple[int, int, str]]]:
+    """The per-frame class indices of the prepared frames (None for a whole-recording label) and the (first frame,
+    last frame, class) runs to cut: the whole recording, or the annotation's bouts as per-frame labels (overlaps
+    resolved in ``classes`` order, labels not in ``classes`` left out (-1), the frames outside every bout as
+    ``background``; resampled with the poses), with one log line of what was clipped or left out."""
     if job.annotation is None:
-        return [(0, len(recording.prepared.pose) - 1, job.label)]
+        return None, [(0, len(recording.prepared.pose) - 1, job.label)]
     labels, report = annotations.frame_labels(job.annotation, recording.rec.num_frames, classes, background)
     notes = annotations.describe_report(report)
     if notes:
         logger.warning('%s (labels %s): %s', job.path, job.annotation.source, notes)
     if recording.resampled:
         labels = model_input.resample_labels(labels, recording.source_fps, recording.fps)
-    return [(bout.start, bout.end, bout.label) for bout in annotations.bouts_from_frames(labels, classes)]
+    return labels, [(bout.start, bout.end, bout.label) for bout in annotations.bouts_from_frames(labels, classes)]
+
+
+def plan_clips(labels: np.ndarray | None, segments: list[tuple[int, int, str]], num_frames: int,
+               classes: Sequence[str], opts: ConvertOptions, path: str) -> list[tuple[str, int, int, int]]:
+    """(class, clip index, first frame, end frame exclusive) of every clip to write.
+
+    ``--cut bouts``: windows inside each labelled run (``segments``). ``--cut anywhere`` (annotated recordings): windows
+    over the whole recording, each named after the class of most of its labelled frames (windows without a
+    labelled frame are left out); the clips keep every frame's own label, for the per-frame (dense) model.
+    """
+    plan: list[tuple[str, int, int, int]] = []
+    counters: dict[str, int] = {}
+
+    def add(label: str, start: int, end: int) -> None:
+        index = counters.get(label, 0)
+        counters[label] = index + 1
+        plan.append((label, index, start, end))
+
+    if opts.cut == 'anywhere' and labels is not None:
+        for start, end in kinetics_json.clip_windows(num_frames, opts.clip_len, opts.stride, opts.min_len):
+            window = labels[start:end]
+            labelled = window[window >= 0]
+            if len(labelled):
+                add(classes[int(np.bincount(labelled).argmax())], start, end)
+        return plan
+    for seg_start, seg_end, label in segments:
+        windows = kinetics_json.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride, opts.min_len)
+        if not windows:
+            logger.info('%s: frames %d-%d (%s) are fewer than --min_len %d; skipped', path, seg_start, seg_end,
+                        label, opts.min_len)
+        for start, end in windows:
+            add(label, seg_start + start, seg_start + end)
+    return plan
 
 
 def _augment_xy(xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -172,19 +209,9 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
     rec, prepared = recording.rec, recording.prepared
     (width, height), origin = recording.frame_size, recording.frame_size_origin
     pose, score = prepared.pose, prepared.score                                  # (T, I, V, 2), (T, I, V)
-    segments = _segments_for(job, recording, list(class_index), opts.background)
-
-    plan: list[tuple[str, int, int, int]] = []        # (label, clip index, start, end exclusive)
-    counters: dict[str, int] = {}
-    for seg_start, seg_end, label in segments:
-        windows = kinetics_json.clip_windows(seg_end - seg_start + 1, opts.clip_len, opts.stride, opts.min_len)
-        if not windows:
-            logger.info('%s: frames %d-%d (%s) are fewer than --min_len %d; skipped',
-                        job.path, seg_start, seg_end, label, opts.min_len)
-        for start, end in windows:
-            index = counters.get(label, 0)
-            counters[label] = index + 1
-            plan.append((label, index, seg_start + start, seg_start + end))
+    frame_labels, segments = _labels_and_segments(job, recording, list(class_index), opts.background)
+    plan = plan_clips(frame_labels, segments, len(pose), list(class_index), opts, job.path)
+    counters = {label: index + 1 for label, index, _, _ in plan}
     if not plan:
         what = (f'the recording has {rec.num_frames} frames' if job.annotation is None
                 else f'its {len(segments)} labelled bout(s) of the classes {", ".join(class_index)} are all')
@@ -218,7 +245,8 @@ def convert_file(job: Job, class_index: dict[str, int], opts: ConvertOptions,
             common = dict(label=label, label_index=class_index[label], bodyparts=rec.bodyparts,
                           frame_size_wh=(width, height), source_file=source_file,
                           recording=rec.name, individual_names=rec.individuals, start_frame=start,
-                          input_options=opts.input_options(recording.fps))
+                          input_options=opts.input_options(recording.fps),
+                          frame_labels=None if frame_labels is None else frame_labels[start:end])
             text = kinetics_json.clip_to_json_text(pose[start:end], score[start:end], **common)
             write(os.path.join(opts.output, base + '.json'), text)
             if opts.augment:
@@ -445,6 +473,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--stride', default=None,
                         help='frames (or seconds: 1s) between clip starts (default: --clip_len); the last '
                              'partial clip is kept if it has at least clip_len/2 frames')
+    parser.add_argument('--cut', default='bouts', choices=CUTS,
+                        help='with --annotations: bouts (clips inside each labelled bout, one class per clip: the '
+                             'clip classifier) or anywhere (clips over the whole recording with every frame\'s '
+                             'label, transitions included: the per-frame model net.st_gcn_dense.Model)')
     parser.add_argument('--min_len', default='1',
                         help='frames (or seconds) a recording or bout shorter than --clip_len needs to become '
                              'one clip (padded to clip_len later by kinetics_gendata); default 1 frame')
@@ -515,7 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = ConvertOptions(output=args.output, width=args.width, height=args.height,
                           video_dir=args.video_dir, pcutoff=args.pcutoff, augment=args.augment, seed=args.seed,
                           bodyparts=bodyparts, single=args.single, max_gap=args.max_gap, fps=args.fps,
-                          target_fps=args.target_fps, background=args.background,
+                          target_fps=args.target_fps, background=args.background, cut=args.cut,
                           rename=dlc_io.parse_rename(args.rename))
     opts.validate()  # before any file is read; the lengths follow once the frame rate is known
     jobs, problems = build_jobs(args)

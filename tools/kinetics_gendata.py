@@ -3,7 +3,9 @@
 For each split (train, val) it reads ``<data_path>/kinetics_<split>/*.json`` and
 ``<data_path>/kinetics_<split>_label.json`` and writes ``<out_folder>/<split>_data.npy``
 (float32, (N, 3, max_frame, V, num_person_out)) and ``<out_folder>/<split>_label.pkl``
-(``(sample_names, labels)``), and ``<out_folder>/<split>_meta.json``: what the clips say about
+(``(sample_names, labels)``), ``<out_folder>/<split>_frame_label.npy`` (int16 (N, max_frame), the class of
+every frame, -1 unlabelled or past the clip's end) when the clips carry per-frame labels (csv2json clips of
+annotated recordings), and ``<out_folder>/<split>_meta.json``: what the clips say about
 their preprocessing (bodyparts, pcutoff, max_gap, frame size, fps; see
 ``feeder.model_input.InputSpec``) and the class names of ``<data_path>/classes.txt``, which
 training stores in its model files. V is read from the clips; clips with ``has_skeleton: false``
@@ -21,11 +23,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import numpy as np  # noqa: E402
+
 from feeder import model_input  # noqa: E402
 from feeder.gendata_utils import default_num_workers, fill_npy_parallel  # noqa: E402
 from feeder.kinetics_json import (check_person_counts, find_num_joints, labelled_clips,  # noqa: E402
                                   read_classes, read_labelled_clip)
-from torchlight import run_cli, save_pickle  # noqa: E402
+from torchlight import atomic_write, run_cli, save_pickle  # noqa: E402
 
 logger = logging.getLogger('kinetics_gendata')
 
@@ -65,9 +69,13 @@ def gendata(data_path: str, label_path: str, data_out_path: str, label_out_path:
                                        (3, max_frame, V, num_person_out), num_workers=num_workers,
                                        desc=os.path.basename(os.path.normpath(data_path)))
     elapsed = time.perf_counter() - start
-    labels = [int(label) for label, _ in written_labels]
+    labels = [int(label) for label, *_ in written_labels]
     save_pickle(label_out_path, (list(sample_names), labels))
-    spec = data_spec([options for _, options in written_labels], max_frame, num_person_out, class_names)
+    if any(has_frame_labels for *_, has_frame_labels in written_labels):  # annotated recordings: per-frame labels
+        frame_labels = np.stack([frames for _, _, frames, _ in written_labels])       # (N, max_frame)
+        with atomic_write(model_input.companion_path(data_out_path, '_frame_label.npy'), 'wb') as handle:
+            np.save(handle, frame_labels)
+    spec = data_spec([options for _, options, *_ in written_labels], max_frame, num_person_out, class_names)
     model_input.write_meta(model_input.meta_path(data_out_path), spec)
     logger.info('wrote %s and %s (%.1f clips/s)', data_out_path, label_out_path,
                 len(paths) / max(elapsed, 1e-9))

@@ -146,7 +146,7 @@ def test_each_command_shows_only_its_options():
     for option in ('--base_lr', '--optimizer', '--resume', '--num_epoch', '--batch_size', '--step', '--phase',
                    '--data_path', '--show_topk', '--feeder'):
         assert option not in demo, option
-    for option in ('--input', '--window', '--annotations', '--smooth', 'labelling recordings:'):
+    for option in ('--input', '--window', '--annotations', '--smooth {', 'labelling recordings:'):
         assert option in demo and option not in recognition, option
     for option in ('--base_lr', '--resume', '--input', '--window', '--phase'):
         assert option not in extract, option
