@@ -59,7 +59,7 @@ def _run(installed, command: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_modules_come_from_the_install(installed):
-    proc = subprocess.run([sys.executable, '-c', 'import main, processor.console, feeder.pose_formats, torchlight, '
+    proc = subprocess.run([sys.executable, '-c', 'import main, processor.api, feeder.pose_formats, torchlight, '
                            'tools.csv2json as t; print(main.__file__, torchlight.__file__, t.__file__)'],
                           cwd=installed['cwd'], env=installed['env'], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
