@@ -204,7 +204,9 @@ def test_ethogram_into_a_copy_of_the_pose_nwb_and_into_a_new_file(tmp_path):
     assert (first.start_frame, first.end_frame) == (0, 2) and first.mean_confidence == pytest.approx(0.8)
     last = table[(table.individual == 'R1') & (table.label == 'rest')].iloc[0]
     assert last.stop_time == pytest.approx(10.0 + 6 / 25)
-    new = pose_formats.write_ethogram_nwb(tmp_path / 'new.nwb', bouts, ['rest', 'walk'], 30.0)
+    import pandas as pd   # bouts.csv of main.py demo, read with pandas, goes in as it is
+    frame = pd.DataFrame([{**b, 'duration_frames': b['end_frame'] - b['start_frame'] + 1} for b in bouts])
+    new = pose_formats.write_ethogram_nwb(tmp_path / 'new.nwb', frame, ['rest', 'walk'], 30.0)
     table, has_pose = _read_table(new, 'behavior_labels')
     assert not has_pose and table.start_time.min() == 0 and table.stop_time.max() == pytest.approx(0.2)
     with pytest.raises(ValueError, match='already has an intervals table'):
