@@ -148,7 +148,9 @@ def read_slp(path: str | os.PathLike, video: int | str | None = None) -> PoseRec
 
     tracked = any(inst.track is not None for frame in frames for inst in frame.instances)
     if tracked:
-        tracks = [t for t in labels.tracks if any(inst.track is t for fr in frames for inst in fr.instances)]
+        used_tracks = {id(inst.track): inst.track for fr in frames for inst in fr.instances if inst.track is not None}
+        tracks = [t for t in labels.tracks if id(t) in used_tracks]              # the project's order
+        tracks += [t for key, t in used_tracks.items() if all(key != id(u) for u in tracks)]
         individuals = _unique([str(t.name or f'track{i}') for i, t in enumerate(tracks)])
         slot_of = {id(t): i for i, t in enumerate(tracks)}
     per_frame = []
