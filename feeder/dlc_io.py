@@ -43,7 +43,7 @@ SINGLE_INDIVIDUAL = 'single'          # maDLC's name for the block of unique bod
 DEFAULT_INDIVIDUAL = 'animal'         # name given to the one animal of a single-animal file
 SINGLE_MODES = ('attach', 'drop')
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.mpg', '.mpeg', '.wmv', '.m4v')
-POSE_EXTENSIONS = ('.csv', '.h5', '.hdf5')
+POSE_EXTENSIONS = ('.csv', '.h5', '.hdf5', '.slp', '.nwb')
 _HEADER_3 = ['scorer', 'bodyparts', 'coords']
 _HEADER_4 = ['scorer', 'individuals', 'bodyparts', 'coords']
 _IMAGE_PATH = re.compile(r'(labeled-data|\.png$|\.jpe?g$|\.bmp$|\.tiff?$)', re.IGNORECASE)
@@ -81,7 +81,8 @@ class PoseRecording:
 
 # ------------------------------------------------------------------ reading
 def read_pose_file(path: str | os.PathLike, single: str = 'attach') -> PoseRecording:
-    """Read a DLC CSV / DLC h5 / SLEAP analysis h5 file, detecting the format from its content.
+    """Read a DLC CSV / DLC h5 / SLEAP analysis h5 file, detecting the format from its content (SLEAP .slp and
+    NWB files are read by :mod:`feeder.pose_formats`, through their optional libraries).
 
     Args:
         path: the pose file.
@@ -102,6 +103,10 @@ def read_pose_file(path: str | os.PathLike, single: str = 'attach') -> PoseRecor
         raise ValueError(f'{path}: is a folder, expected a pose file (.csv or .h5)')
     with open(path, 'rb') as handle:
         head = handle.read(8)
+    from . import pose_formats  # SLEAP .slp and NWB through their libraries; Anipose 3-D refused
+    other = pose_formats.read_other_format(path, head)
+    if other is not None:
+        return other
     if head == HDF5_SIGNATURE:
         return _read_h5(path, single)
     return _read_csv(path, single)

@@ -158,11 +158,20 @@ class IO:
 
     def select_device(self) -> torch.device:
         use_gpu = self.arg.use_gpu
+        # Apple's mps when there is no CUDA (not under torchrun); untested, see docs/python-api.md
+        mps = not torch.cuda.is_available() and not self.dist.enabled and mps_available()
         if use_gpu is None:
-            use_gpu = torch.cuda.is_available()
-        if use_gpu and not torch.cuda.is_available():
-            raise ConfigError('--use_gpu true was given but no CUDA device is available (use --use_gpu false '
-                              'or leave it unset to run on the CPU)')
+            use_gpu = torch.cuda.is_available() or mps
+        if use_gpu and not torch.cuda.is_available() and not mps:
+            raise ConfigError('--use_gpu true was given but no CUDA device (nor Apple mps) is available (use '
+                              '--use_gpu false or leave it unset to run on the CPU)')
+        if use_gpu and mps:
+            self.use_gpu, self.devices = False, [0]  # CUDA-only paths (pinned memory, DataParallel, NCCL) stay off
+            if os.environ.get('PYTORCH_ENABLE_MPS_FALLBACK') != '1':
+                logger.warning('Apple mps without PYTORCH_ENABLE_MPS_FALLBACK=1 set before torch was imported: an '
+                               'op mps lacks will fail instead of running on the CPU')
+            logger.warning('running on Apple mps (untested; --use_gpu false runs on the CPU)')
+            return torch.device('mps')
         self.use_gpu = bool(use_gpu)
         if not self.use_gpu:
             return torch.device('cpu')
@@ -223,6 +232,12 @@ class IO:
     def bare_model(self) -> torch.nn.Module:
         """The model without a DataParallel/DistributedDataParallel wrapper."""
         return self.model.module if hasattr(self.model, 'module') else self.model
+
+
+def mps_available() -> bool:
+    """Whether this torch build and machine have Apple's Metal (mps) device."""
+    backend = getattr(torch.backends, 'mps', None)
+    return backend is not None and backend.is_available()
 
 
 def _check_agree(option: str, mine: dict[str, Any], stored: dict[str, Any], path: str) -> None:
