@@ -320,9 +320,15 @@ def _assemble(path: str, columns: Sequence[tuple[str | None, str, str]], array: 
     """Gather (individual, bodypart, coord) columns of a (T, C) array into a PoseRecording."""
     allowed = {'x', 'y', 'likelihood'}
     position: dict[tuple[str, str, str], int] = {}
+    extra_coords = sorted({co for _, _, co in columns if co not in allowed})
+    if extra_coords:  # e.g. LightningPose's ensemble columns (x_ens_median, x_ens_var, ...) beside x, y, likelihood
+        if not allowed <= {co for _, _, co in columns}:
+            raise ValueError(f'{path}: coords {", ".join(extra_coords)} without x, y and likelihood; expected x, y '
+                             'and likelihood columns')
+        logger.info('%s: coords %s are not used (x, y and likelihood are)', path, ', '.join(extra_coords))
     for c, (ind, bp, co) in enumerate(columns):
         if co not in allowed:
-            raise ValueError(f'{path}: column {c + 2} has coords {co!r}; expected x, y or likelihood')
+            continue
         key = (ind if ind is not None else DEFAULT_INDIVIDUAL, bp, co)
         if key in position:
             raise ValueError(f'{path}: column {c + 2} repeats {"/".join(k for k in key)}')
@@ -501,8 +507,9 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
                video_dir: str | None = None, video: str | None = None) -> tuple[float, float, str]:
     """(width, height, where it came from) for one recording.
 
-    Order: ``width``/``height`` given, else ``video``, else the matching video in ``video_dir``,
-    else the largest valid coordinate (with a warning, as poses then do not keep the true aspect).
+    Order: ``width``/``height`` given, else ``video``, else what the pose file states (``extra['frame_size']``
+    of SLEAP and NWB files), else the matching video in ``video_dir``, else the largest valid coordinate (with
+    a warning, as poses then do not keep the true aspect).
     """
     if (width is None) != (height is None):
         raise ValueError('give both --width and --height (pixels), or neither')
@@ -513,6 +520,9 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
     if video is not None:
         w, h = video_frame_size(video)
         return float(w), float(h), f'video {video}'
+    stated = rec.extra.get('frame_size')
+    if stated:  # the pose file says (SLEAP projects, NWB)
+        return float(stated[0]), float(stated[1]), 'the pose file'
     if video_dir is not None:
         video = find_video(video_dir, rec.name)
         if video is not None:

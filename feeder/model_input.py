@@ -227,11 +227,14 @@ def load_recording(path: str, bodyparts: Sequence[str] | None = None, single: st
                    fps: float | None = None, target_fps: float | None = None,
                    rename: Mapping[str, str] | None = None) -> Recording:
     """Steps 1-3 for a pose file (what csv2json and ``main.py demo`` both do). The frame size: ``width`` and
-    ``height``, else ``video``, else the video of the same name in ``video_dir``, else the coordinate range
-    (with a warning). ``fps``: the file's frame rate when known; with ``target_fps`` too, the poses are resampled
-    to that rate (a ValueError when ``fps`` is unknown)."""
+    ``height``, else ``video``, else what the file states, else the video of the same name in ``video_dir``, else
+    the coordinate range (with a warning). ``fps``: the file's frame rate when known (else what the file states,
+    as NWB does); with ``target_fps`` too, the poses are resampled to that rate (a ValueError when the rate is
+    unknown)."""
     rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(path, single=single), bodyparts, rename)
     w, h, origin = dlc_io.frame_size(rec, width, height, video_dir, video)
+    if fps is None and rec.extra.get('fps'):  # the pose file says (NWB)
+        fps = float(rec.extra['fps'])
     if target_fps is not None and fps is None:
         raise ValueError(f'{path}: resampling to {target_fps:g} fps needs the recording\'s frame rate (give --fps)')
     prepared = prepare_pose(rec.xy, rec.score, w, h, pcutoff, max_gap, rec.source, fps, target_fps)

@@ -433,7 +433,7 @@ def _assemble_nwb(path: str, module: str, containers: Sequence[tuple[str, Any]],
         step = float(np.median(steps))
         if step <= 0:
             raise ValueError(f'{path}: timestamps do not increase (median step {step:g} s)')
-        fps = 1.0 / step
+        fps = float(f'{1.0 / step:.6g}')  # timestamps in float seconds: 25.000000000000533 is 25 fps
         if np.max(np.abs(steps - step)) > 0.5 * step:
             logger.warning('%s: irregular timestamps (steps from %.4g to %.4g s): frame rate taken as %.3f fps',
                            path, float(steps.min()), float(steps.max()), fps)

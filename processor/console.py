@@ -37,7 +37,7 @@ def st_gcn() -> int:
     """``st-gcn <processor> [options]``: main.py's command line."""
     prefer_mps_fallback()
     import main
-    return main.main()
+    return main.main(prog='st-gcn')
 
 
 def _tool(module_name: str, command: str) -> Callable[[], None]:

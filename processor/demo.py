@@ -115,7 +115,7 @@ class Demo(IO):
             files = sorted(os.path.join(path, f) for f in os.listdir(path)
                            if not f.startswith('.') and os.path.splitext(f)[1].lower() in dlc_io.POSE_EXTENSIONS)
             if not files:
-                raise FileNotFoundError(f'{path}: no pose files (.csv, .h5) in this folder')
+                raise FileNotFoundError(f'{path}: no pose files ({", ".join(dlc_io.POSE_EXTENSIONS)}) in this folder')
             return files
         if not os.path.exists(path):
             raise FileNotFoundError(f'{path}: no such pose file or folder')
@@ -272,6 +272,12 @@ class Demo(IO):
         ethogram.write_bouts_csv(os.path.join(out_dir, 'bouts.csv'), tracks, names, out_fps)
         ethogram.plot_ethogram(os.path.join(out_dir, 'ethogram.png'), tracks, names, out_fps,
                                f'{rec.name}: {num_frames} frames, window {window}, stride {stride}')
+        if self.arg.nwb:  # the bouts as an NWB TimeIntervals table (in a copy of an NWB pose file)
+            from feeder.pose_formats import bouts_from_tracks, write_ethogram_nwb
+            if out_fps is None and rec.fmt != 'nwb':
+                raise ValueError(f'{path}: --nwb times the bouts in seconds: give the frame rate (--fps)')
+            write_ethogram_nwb(os.path.join(out_dir, 'ethogram.nwb'), bouts_from_tracks(tracks, names), names,
+                               out_fps, source_nwb=path if rec.fmt == 'nwb' else None)
         if self.arg.video:
             layout = (self.arg.model_args or {}).get('graph_args', {}).get('layout')
             edges = layout_spec(layout).edges if layout is not None else ()
@@ -347,9 +353,10 @@ class Demo(IO):
             self.io.print_log(f'--skip_done: {len(skipped)} recording(s) already labelled, skipped: '
                               f'{", ".join(os.path.basename(p) for p in skipped)}')
         for path, out_dir in done:
+            extras = [name for name, on in (('ethogram.nwb', self.arg.nwb), ('annotated.mp4', self.arg.video),
+                                            ('evaluation files', truth.get(os.path.normpath(path)))) if on]
             self.io.print_log(f'labelled {path} -> {out_dir}/ (ethogram.csv, bouts.csv, ethogram.png'
-                              f'{", annotated.mp4" if self.arg.video else ""}'
-                              f'{", evaluation files" if truth.get(os.path.normpath(path)) else ""})')
+                              f'{"".join(", " + name for name in extras)})')
         if len(scored) > 1:
             self.write_pooled_evaluation(scored, class_names)
         if refused:
@@ -359,7 +366,8 @@ class Demo(IO):
     def is_done(self, path: str, truth: dict[str, annotations.Annotation]) -> bool:
         """Whether a recording's outputs are all there (each is written whole, so present means complete)."""
         name = os.path.splitext(os.path.basename(path))[0]
-        expected = ['ethogram.csv', 'bouts.csv', 'ethogram.png'] + (['annotated.mp4'] if self.arg.video else [])
+        expected = ['ethogram.csv', 'bouts.csv', 'ethogram.png'] + (['ethogram.nwb'] if self.arg.nwb else []) + \
+            (['annotated.mp4'] if self.arg.video else [])
         if truth.get(os.path.normpath(path)) is not None:
             expected.append('evaluation.json')
         return all(os.path.isfile(os.path.join(self.arg.work_dir, name, f)) for f in expected)

@@ -27,7 +27,7 @@ def _common(group: argparse._ArgumentGroup) -> None:
     group.add_argument('-w', '--work_dir', default='./work_dir/tmp', help='folder for logs, config, weights and results')
     group.add_argument('-c', '--config', default=None, help='YAML config file; command-line options override it')
     group.add_argument('--use_gpu', type=str2bool, default=None,
-                       help='true/false; default: use CUDA when it is available')
+                       help='true/false; default: use CUDA when it is available (else Apple mps, untested)')
     group.add_argument('--device', type=int, default=[0], nargs='+',
                        help='CUDA device indices; several mean DataParallel over them (under torchrun each '
                             'process uses GPU LOCAL_RANK instead)')
@@ -130,8 +130,12 @@ def _extract(group: argparse._ArgumentGroup) -> None:
 
 
 def _demo(group: argparse._ArgumentGroup) -> None:
-    group.add_argument('--input', help='pose file (DLC .csv/.h5, SLEAP .h5) or a folder of them')
+    group.add_argument('--input', help='pose file (DLC .csv/.h5, SLEAP .h5/.slp, NWB, LightningPose .csv) or a folder '
+                                       'of them')
     group.add_argument('--video', help='the recording\'s video: writes annotated.mp4 (one --input file)')
+    group.add_argument('--nwb', type=str2bool, default=False,
+                       help='also write the bouts as an NWB TimeIntervals table, ethogram.nwb (true/false; for an NWB '
+                            'pose file, a copy of it with the table; needs pip install pynwb ndx-pose)')
     group.add_argument('--skip_done', type=str2bool, default=False,
                        help='skip the recordings whose outputs in work_dir are complete (true/false): re-run an '
                             'interrupted labelling of a folder')

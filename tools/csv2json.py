@@ -422,8 +422,8 @@ def resolve_classes(labels: Sequence[str], classes: Sequence[str] | None, output
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog='csv2json.py',
-        description='Convert DeepLabCut CSV/.h5 (single- or multi-animal) and SLEAP analysis .h5 '
-                    'pose files into Kinetics-skeleton JSON clips for ST-GCN.',
+        description='Convert DeepLabCut CSV/.h5 (single- or multi-animal), SLEAP (analysis .h5, .slp), NWB '
+                    '(ndx-pose) and LightningPose pose files into Kinetics-skeleton JSON clips for ST-GCN.',
         formatter_class=HelpFormatter)
     src = parser.add_argument_group('input')
     src.add_argument('--input', nargs='+', metavar='PATH',

@@ -37,7 +37,7 @@ RUN_MARK = '<!-- docs-check: run -->'
 README_LIMIT = 300
 # what .ci/run does, which README.md must say
 CI_COMMANDS = ('python3 -m venv .venv', '. .venv/bin/activate', 'pip install -r requirements.txt',
-               'python -m pytest -q tests')
+               'pip install -r requirements-dev.txt', 'python -m pytest -q tests')
 
 
 @dataclasses.dataclass
@@ -247,7 +247,20 @@ def check_command(tokens: list[str], root: str = ROOT) -> list[str]:
         return []
     if word in ('.', 'source'):
         return []
+    if word in CONSOLE_COMMANDS:  # the console commands of pyproject.toml: the same parsers as the scripts
+        return check_python_script(CONSOLE_COMMANDS[word], args, root)
     return [f'{word}: not a command the docs check knows']
+
+
+def _console_commands() -> dict[str, str]:
+    """``st-gcn`` -> main.py and ``st-gcn-<tool>`` -> the tool's script (processor/console.py's table)."""
+    from processor.console import TOOLS
+    commands = {'st-gcn': 'main.py'}
+    commands.update({f'st-gcn-{name}': module.replace('.', '/') + '.py' for name, module in TOOLS.items()})
+    return commands
+
+
+CONSOLE_COMMANDS = _console_commands()
 
 
 COMMANDS = doc_commands()
