@@ -509,7 +509,8 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
 
     Order: ``width``/``height`` given, else ``video``, else what the pose file states (``extra['frame_size']``
     of SLEAP and NWB files), else the matching video in ``video_dir``, else the largest valid coordinate (with
-    a warning, as poses then do not keep the true aspect).
+    a warning): a square of the coordinate range's larger side, as dividing x and y by different ranges would
+    distort the animal's shape, and by different amounts in different recordings).
     """
     if (width is None) != (height is None):
         raise ValueError('give both --width and --height (pixels), or neither')
@@ -536,7 +537,9 @@ def frame_size(rec: PoseRecording, width: float | None = None, height: float | N
     else:
         w = float(np.nanmax(rec.xy[..., 0][valid]))
         h = float(np.nanmax(rec.xy[..., 1][valid]))
-    w, h = float(max(1, math.ceil(w))), float(max(1, math.ceil(h)))
-    logger.warning('%s: frame size unknown; dividing by the coordinate range %gx%g (give --width/'
-                   '--height or --video_dir for true frame-relative coordinates)', rec.source, w, h)
-    return w, h, 'coordinate range'
+    side = float(max(1, math.ceil(max(w, h))))
+    logger.warning('%s: frame size unknown; dividing both axes by the coordinate range\'s larger side %g, so that '
+                   'angles and lengths keep their proportions (give --width/--height or --video_dir for true '
+                   'frame-relative coordinates)', rec.source, side)
+    return side, side, 'coordinate range'
+

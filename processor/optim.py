@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -20,8 +21,13 @@ def build_optimizer(parameters: Iterable[torch.nn.Parameter], name: str, base_lr
     return torch.optim.Adam(parameters, lr=base_lr, weight_decay=weight_decay)
 
 
-def learning_rate(base_lr: float, epoch: int, step: Sequence[int], optimizer: str) -> float:
-    """The original's step schedule: ``base_lr * 0.1 ** (number of steps <= epoch)`` for SGD; Adam keeps base_lr."""
+def learning_rate(base_lr: float, epoch: int, step: Sequence[int], optimizer: str, schedule: str = 'step',
+                  num_epoch: int = 1) -> float:
+    """The learning rate of a (0-based) epoch. ``step`` (the original's): ``base_lr * 0.1 ** (number of steps <=
+    epoch)`` for SGD, Adam keeps base_lr; ``cosine``: ``base_lr * (1 + cos(pi * epoch / num_epoch)) / 2`` for
+    either optimiser, from base_lr down towards 0 over the run."""
+    if schedule == 'cosine':
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, num_epoch)))
     if optimizer == 'SGD' and step:
         return base_lr * 0.1 ** int(np.sum(epoch >= np.array(step)))
     return base_lr

@@ -80,7 +80,10 @@ def _training(group: argparse._ArgumentGroup) -> None:
     group.add_argument('--optimizer', default='SGD', choices=['SGD', 'Adam'], help='SGD or Adam')
     group.add_argument('--base_lr', type=float, default=0.01, help='initial learning rate')
     group.add_argument('--step', type=int, default=[], nargs='+',
-                       help='epochs at which the learning rate is multiplied by 0.1 (SGD)')
+                       help='epochs at which the learning rate is multiplied by 0.1 (SGD, --lr_schedule step)')
+    group.add_argument('--lr_schedule', default='step', choices=['step', 'cosine'],
+                       help='step (the original: --step decays, SGD only) or cosine (from base_lr towards 0 over '
+                            '--num_epoch, either optimiser)')
     group.add_argument('--nesterov', type=str2bool, default=True, help='Nesterov momentum for SGD (true/false)')
     group.add_argument('--weight_decay', type=float, default=0.0001, help='weight decay (L2) of the optimiser')
     group.add_argument('--class_weight', nargs='+', default=['none'], metavar='W',

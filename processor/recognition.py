@@ -35,7 +35,8 @@ class REC_Processor(Processor):  # noqa: N801 - the original's name
         self.loss = nn.CrossEntropyLoss(weight=self.loss_weights)
 
     def adjust_lr(self) -> None:
-        self.lr = learning_rate(self.arg.base_lr, self.meta_info['epoch'], self.arg.step, self.arg.optimizer)
+        self.lr = learning_rate(self.arg.base_lr, self.meta_info['epoch'], self.arg.step, self.arg.optimizer,
+                                self.arg.lr_schedule, self.arg.num_epoch)
         set_learning_rate(self.optimizer, self.lr)
 
     def show_topk(self, k: int) -> float:

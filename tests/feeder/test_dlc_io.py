@@ -257,7 +257,7 @@ def test_frame_size_sources(tmp_path, caplog):
     assert dlc_io.frame_size(rec, 720, 540)[:2] == (720.0, 540.0)
     with caplog.at_level('WARNING'):
         w, h, origin = dlc_io.frame_size(rec)
-    assert (w, h, origin) == (100.0, 50.0, 'coordinate range')
+    assert (w, h, origin) == (100.0, 100.0, 'coordinate range')  # square: the animal's proportions are kept
     assert 'frame size unknown' in caplog.text
     cv2 = pytest.importorskip('cv2')
     video = str(tmp_path / 'videos' / 'vidA.avi')

@@ -219,3 +219,11 @@ def test_class_weights_and_the_balanced_sampler(tmp_path, caplog):
     assert processor.loss.weight.tolist() == pytest.approx([0.8, 0.8, 0.8, 4.0])
     drawn = [label for _ in range(5) for _, batch in processor.data_loader['train'] for label in batch.tolist()]
     assert 0.15 < np.mean(np.array(drawn) == 3) < 0.35   # a quarter of the draws, against 2/32 without the sampler
+
+
+def test_learning_rate_schedules():
+    from processor.optim import learning_rate
+    assert [learning_rate(0.1, e, [2, 4], 'SGD') for e in range(5)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    assert learning_rate(0.1, 3, [2], 'Adam') == 0.1                       # the original: Adam keeps base_lr
+    cosine = [learning_rate(0.1, e, [], 'Adam', 'cosine', 4) for e in range(4)]
+    assert cosine == pytest.approx([0.1, 0.1 * (1 + 2 ** -0.5) / 2, 0.05, 0.1 * (1 - 2 ** -0.5) / 2])
