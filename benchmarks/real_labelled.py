@@ -51,7 +51,7 @@ import yaml  # noqa: E402
 import hand_features as hf  # noqa: E402
 from feeder import annotations, dlc_io  # noqa: E402
 from processor import evaluation  # noqa: E402
-from torchlight import atomic_write, run_cli  # noqa: E402
+from torchlight import DictAction, atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('real_labelled')
 
@@ -200,7 +200,7 @@ def train_config(task: dict[str, Any], dataset: str, dense: bool, clip_len: int)
         'feeder': 'feeder.feeder.Feeder',
         'train_feeder_args': {'data_path': f'{dataset}/train_data.npy', 'label_path': f'{dataset}/train_label.pkl',
                               'random_rotate': STGCN['random_rotate'], 'random_scale': STGCN['random_scale'],
-                              **transform},
+                              'random_noise': STGCN.get('random_noise', 0.0), **transform},
         'test_feeder_args': {'data_path': f'{dataset}/val_data.npy', 'label_path': f'{dataset}/val_label.pkl',
                              **transform},
         'model': 'net.st_gcn_dense.Model' if dense else 'net.st_gcn.Model', 'model_args': model_args,
@@ -352,6 +352,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--smooth', action='store_true',
                         help='also score the smoothed labels (demo --smooth hmm; the baseline\'s running mean)')
     parser.add_argument('--epochs', type=int, default=STGCN['epochs'], help='ST-GCN training epochs')
+    parser.add_argument('--stgcn', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
+                        help='other ST-GCN settings to change (keys of STGCN, e.g. random_noise=0.02), for experiments')
     parser.add_argument('--work', default=DEFAULT_WORK, help='folder for the clips, datasets and runs (reused)')
     parser.add_argument('--fresh', action='store_true', help='remove --work first')
     parser.add_argument('--out', default=DEFAULT_OUT, help='JSON file for the results')
@@ -366,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fresh:
         shutil.rmtree(args.work, ignore_errors=True)
     STGCN['epochs'] = args.epochs
+    unknown = sorted(set(args.stgcn) - set(STGCN) - {'random_noise'})
+    if unknown:
+        raise ValueError(f'--stgcn {unknown[0]}: not a setting; the settings are {", ".join(STGCN)}, random_noise')
+    STGCN.update(args.stgcn)
     started = time.perf_counter()
     results = run(args.tasks, args.methods, args.seeds, args.data, args.work, args.smooth)
     results['total_seconds'] = time.perf_counter() - started
