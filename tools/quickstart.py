@@ -1,12 +1,14 @@
-"""The whole pipeline on the bundled sample, end to end: tools/quickstart.sh in Python, for Windows, macOS and Linux.
+"""The whole pipeline on the bundled sample, end to end (``bash tools/quickstart.sh`` runs this script).
 
     python tools/quickstart.py             (outputs under data/ and work_dir/quickstart/ of the checkout)
+    python tools/quickstart.py --social    (the two-animal sample: outputs under work_dir/quickstart_social/)
 
 make_sample_data -> csv2json -> gen_trainDataset -> kinetics_gendata -> train -> test -> extract (validation +
-abnormal clips) -> dbscan.py -> visualize.py: the same steps, options, outputs and final summary as the bash
-script (about 5 minutes on 2 CPU cores). Each step runs the checkout's command with this Python
-(``sys.executable``), so it uses the environment this script runs in; no shell is needed. ``--out`` puts data/ and
-work_dir/ elsewhere; ``--epochs``, ``--recordings`` and ``--frames`` make a shorter run.
+abnormal clips) -> dbscan.py -> visualize.py. With ``--social``: the two-animal maDLC sample -> clips of both animals
+-> a pair model (config/st_gcn/rat_social) -> per-frame pair ethograms of the held-out pairs scored against their
+labels. Each step runs the checkout's command with this Python (``sys.executable``), so it uses the environment
+this script runs in; no shell is needed (Windows, macOS and Linux). ``--out`` puts data/ and work_dir/ elsewhere;
+``--epochs``, ``--recordings`` and ``--frames`` make a shorter run.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import time
 from typing import Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLIP = ['--width', '640', '--height', '480', '--clip_len', '64', '--stride', '32']
+CLIP = ['--width', '640', '--height', '480', '--fps', '30', '--clip_len', '64', '--stride', '32']
 STEPS = 9
 
 
@@ -151,6 +153,89 @@ def quickstart(out: str = ROOT, epochs: int | None = None, recordings: int | Non
     return '\n'.join(lines)
 
 
+def social_quickstart(out: str = ROOT, epochs: int | None = None, recordings: int | None = None,
+                      frames: int | None = None) -> str:
+    """The pair workflow on the two-animal sample; return the final summary. Paths under ``out``:
+    data/social_sample, data/social-json, data/social-skeleton, data/social-labels, work_dir/quickstart_social."""
+    data = os.path.join(out, 'data')
+    work = os.path.join(out, 'work_dir', 'quickstart_social')
+    sample, clips = os.path.join(data, 'social_sample'), os.path.join(data, 'social-json')
+    dataset, labels = os.path.join(data, 'social-skeleton'), os.path.join(data, 'social-labels')
+    config = os.path.join('config', 'st_gcn', 'rat_social', 'train.yaml')
+    size = (['--recordings', str(recordings)] if recordings else []) + (['--frames', str(frames)] if frames else [])
+    run(['main.py', '-h'], quiet_out=True)
+    start = time.time()
+
+    def step(number: int, text: str) -> None:
+        print(f'\n==> [{int(time.time() - start)}s] {number}/6 {text}', flush=True)
+
+    step(1, f'writing the two-animal sample (maDLC) to {sample}')
+    run([os.path.join('tools', 'make_sample_data.py'), '--social', '--out', sample, '--seed', '0', *size])
+    step(2, 'csv2json: both animals of every recording in one clip')
+    shutil.rmtree(clips, ignore_errors=True)
+    run([os.path.join('tools', 'csv2json.py'), '--input', os.path.join(sample, 'csv_data'), '--output', clips, *CLIP,
+         '--log_level', 'WARNING'])
+    step(3, 'gen_trainDataset and kinetics_gendata --num_person_out 2')
+    run([os.path.join('tools', 'gen_trainDataset.py'), '--input', clips, '--output', dataset, '--force',
+         '--log_level', 'WARNING'], quiet_out=True)
+    run([os.path.join('tools', 'kinetics_gendata.py'), '--data_path', dataset, '--out_folder', dataset,
+         '--max_frame', '64', '--num_person_out', '2'], quiet_err=True)
+    step(4, f'training the pair model ({config}: both animals in the first one\'s frame)')
+    shutil.rmtree(work, ignore_errors=True)
+    run(['main.py', 'recognition', '-c', config, '--work_dir', os.path.join(work, 'train'),
+         '--train_feeder_args', f'data_path={os.path.join(dataset, "train_data.npy")}',
+         f'label_path={os.path.join(dataset, "train_label.pkl")}',
+         '--test_feeder_args', f'data_path={os.path.join(dataset, "val_data.npy")}',
+         f'label_path={os.path.join(dataset, "val_label.pkl")}',
+         '--label_names', os.path.join(dataset, 'classes.txt'), '--log_interval', '1000',
+         *(['--num_epoch', str(epochs)] if epochs else [])])
+    weights = latest_model(os.path.join(work, 'train'))
+    step(5, 'the held-out pairs: every frame labelled with its recording\'s behaviour')
+    held_out = held_out_recordings(os.path.join(dataset, 'kinetics_val_label.json'), os.path.join(sample, 'csv_data'))
+    shutil.rmtree(labels, ignore_errors=True)
+    os.makedirs(os.path.join(labels, 'recordings'))
+    for path, behaviour in held_out:
+        name = os.path.splitext(os.path.basename(path))[0]
+        with open(os.path.join(labels, name + '_labels.csv'), 'w', encoding='utf-8') as handle:
+            handle.write('frame,label\n' + ''.join(f'{t},{behaviour}\n' for t in range(_rows(path))))
+        shutil.copyfile(path, os.path.join(labels, 'recordings', os.path.basename(path)))
+    step(6, 'main.py demo: per-frame pair ethograms scored against the labels')
+    demo = os.path.join(work, 'demo')
+    run(['main.py', 'demo', '--weights', weights, '--input', os.path.join(labels, 'recordings'), '--annotations',
+         labels, '--work_dir', demo])
+    pooled = os.path.join(demo, 'evaluation', 'evaluation.json')
+    summary = 'n/a'
+    if os.path.isfile(pooled):
+        import json
+        with open(pooled, encoding='utf-8') as handle:
+            result = json.load(handle)
+        summary = f'macro F1 {result["macro_f1"]:.3f}, accuracy {result["accuracy"]:.3f}'
+    lines = [f'Done in {int(time.time() - start)}s. Held-out pairs, per frame: {summary} (5 behaviours, chance 0.2).',
+             f'  trained weights    {weights}',
+             f'  ethograms          {demo}{os.sep}<recording>{os.sep} (ethogram.csv: individual rat1+rat2)',
+             f'  evaluation         {os.path.join(demo, "evaluation")}{os.sep} (evaluation.json, confusion_matrix.png)']
+    return '\n'.join(lines)
+
+
+def held_out_recordings(label_json: str, csv_data: str) -> list[tuple[str, str]]:
+    """(pose file, behaviour) of the recordings of the validation split (clip names: <class>__<recording>__<n>)."""
+    import json
+    with open(label_json, encoding='utf-8') as handle:
+        names = {name.split('__')[1]: entry['label'] for name, entry in json.load(handle).items()}
+    found = []
+    for behaviour in sorted(os.listdir(csv_data)):
+        for file in sorted(os.listdir(os.path.join(csv_data, behaviour))):
+            if os.path.splitext(file)[0] in names:
+                found.append((os.path.join(csv_data, behaviour, file), behaviour))
+    return found
+
+
+def _rows(path: str) -> int:
+    """Frames of a DLC CSV (its lines after the header rows)."""
+    with open(path, encoding='utf-8') as handle:
+        return sum(1 for line in handle if line[:1].isdigit())
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='quickstart.py', description=__doc__.split('\n')[0])
     parser.add_argument('--out', default=ROOT, metavar='DIR',
@@ -161,6 +246,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='sample recordings per behaviour (default: make_sample_data\'s, 6)')
     parser.add_argument('--frames', type=int, default=None,
                         help='frames per sample recording (default: make_sample_data\'s, 600)')
+    parser.add_argument('--social', action='store_true',
+                        help='the pair workflow on the two-animal sample instead (work_dir/quickstart_social/)')
     args = parser.parse_args(argv)
     for name in ('epochs', 'recordings', 'frames'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -171,7 +258,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        summary = quickstart(os.path.abspath(args.out), args.epochs, args.recordings, args.frames)
+        run_steps = social_quickstart if args.social else quickstart
+        summary = run_steps(os.path.abspath(args.out), args.epochs, args.recordings, args.frames)
     except StepFailed as exc:
         print(f'quickstart.py: error: {exc}', file=sys.stderr)
         return 1

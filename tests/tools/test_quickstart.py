@@ -28,3 +28,18 @@ def test_options_are_checked():
     with pytest.raises(SystemExit):
         quickstart.parse_args(['--epochs', '0'])
     assert quickstart.parse_args([]).out == quickstart.ROOT
+
+
+def test_the_social_quick_start_labels_the_held_out_pairs(tmp_path, capsys):
+    assert quickstart.main(['--social', '--out', str(tmp_path), '--epochs', '1', '--recordings', '2',
+                            '--frames', '160']) == 0
+    out = capsys.readouterr().out
+    work = tmp_path / 'work_dir' / 'quickstart_social'
+    assert all(f' {step}/6 ' in out for step in range(1, 7))
+    assert (tmp_path / 'data' / 'social-skeleton' / 'train_data.npy').is_file()
+    ethograms = sorted((work / 'demo').glob('*/ethogram.csv'))
+    assert len(ethograms) == 5                                    # one held-out pair per behaviour
+    with open(ethograms[0]) as handle:
+        assert handle.readlines()[1].split(',')[2] == 'rat1+rat2'  # the pair is labelled together
+    assert (work / 'demo' / 'evaluation' / 'evaluation.json').is_file()
+    assert 'Held-out pairs, per frame: macro F1 ' in out[out.index('Done in'):]
