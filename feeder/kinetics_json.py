@@ -306,7 +306,8 @@ def clip_bodyparts(path: str | os.PathLike) -> list[str] | None:
 
 def clip_input_options(clip: Any) -> dict[str, Any]:
     """What a csv2json clip says about its preprocessing: ``bodyparts``, ``frame_size`` and the ``input`` options
-    (pcutoff, max_gap, fps, single); empty for clips that say nothing (the published Kinetics clips)."""
+    (pcutoff, max_gap, fps, single, frame_size: None when the size was read per recording, which overrides the
+    clip's own); empty for clips that say nothing (the published Kinetics clips)."""
     if not isinstance(clip, dict):
         return {}
     options = {key: clip[key] for key in ('bodyparts', 'frame_size') if key in clip}

@@ -71,9 +71,13 @@ class ConvertOptions:
     mean_bout: dict[str, float] | None = None
 
     def input_options(self, fps: float | None) -> dict:
-        """The preprocessing options every clip records (its ``input`` entry)."""
+        """The preprocessing options every clip records (its ``input`` entry). ``frame_size`` is the one given
+        with --width/--height, else None: read per recording (video, pose file, coordinate range), so a model
+        trained on these clips reads it per recording too."""
+        given = [float(self.width), float(self.height)] if self.width is not None else None
         return {'pcutoff': self.pcutoff, 'max_gap': self.max_gap, 'fps': fps, 'single': self.single,
-                'rename': dict(self.rename), 'background': self.background, 'mean_bout': self.mean_bout}
+                'rename': dict(self.rename), 'background': self.background, 'mean_bout': self.mean_bout,
+                'frame_size': given}
 
     def validate(self) -> None:
         if self.clip_len <= 0:

@@ -148,3 +148,25 @@ def test_person_counts_are_checked(tmp_path):
     with pytest.raises(ValueError, match='num_person_out=3 must be between 1 and num_person_in=2'):
         kinetics_gendata.gendata(folder, label_path, str(tmp_path / 'd.npy'), str(tmp_path / 'l.pkl'),
                                  num_person_in=2, num_person_out=3)
+
+
+@pytest.mark.parametrize('size', [None, ['800', '600']])
+def test_a_frame_size_read_per_recording_is_not_fixed_in_the_spec(tmp_path, size):
+    """One training recording whose frame size came from its coordinate range must not fix that size for the
+    recordings a model later labels (each has its own range); a size given with --width/--height is kept."""
+    from tools import csv2json, gen_trainDataset
+    from tools.make_sample_data import make_sample
+    make_sample(str(tmp_path / 'sample'), recordings=1, abnormal=0, frames=96)
+    one = next((tmp_path / 'sample' / 'csv_data' / 'walking').glob('*.csv'))
+    argv = ['--input', str(one), '--label', 'walking', '--output', str(tmp_path / 'json'), '--clip_len',
+            '32', '--stride', '32', '--log_level', 'ERROR']
+    if size:
+        argv += ['--width', size[0], '--height', size[1]]
+    assert csv2json.main(argv) == 0
+    dataset = tmp_path / 'dataset'
+    assert gen_trainDataset.main(['--input', str(tmp_path / 'json'), '--output', str(dataset), '--train_ratio', '1',
+                                  '--log_level', 'ERROR']) == 0
+    assert kinetics_gendata.main(['--data_path', str(dataset), '--out_folder', str(dataset), '--max_frame', '32',
+                                  '--split', 'train', '--num_workers', '1']) == 0
+    spec = model_input.read_meta(str(dataset / 'train_data.npy'))
+    assert spec.frame_size == (None if size is None else [800.0, 600.0])
