@@ -20,8 +20,8 @@ per-class F1, bout F1 pooled over classes at temporal IoU >= 0.5):
              frame ('all features', fixed before any scoring; 'no per-frame speeds', chosen after a first run showed
              that per-frame speeds do not carry over between recordings whose tracking jitter differs)
     human    (sturman) each other rater scored against the truth rater
-``--smooth`` adds each method's labels after smoothing: demo --smooth hmm for ST-GCN, a 0.5 s running mean of the
-probabilities for the baseline.
+``--smooth`` adds each method's labels after smoothing: demo --smooth median and --smooth hmm for ST-GCN, a 0.5 s
+running mean of the probabilities for the baseline.
 
     python benchmarks/real_labelled.py [--tasks behaviordepot sturman] [--methods dense window gbm]
                                        [--seeds 0 1 2] [--out /tmp/real_labelled.json] [--work /tmp/real_labelled]
@@ -239,7 +239,7 @@ def run_stgcn(task: dict[str, Any], folder: str, work: str, method: str, train: 
         if code != 0:
             raise RuntimeError(f'training failed: {run}')
     out = {}
-    for smoothing in ('none', 'hmm') if smooth else ('none',):
+    for smoothing in ('none', 'median', 'hmm') if smooth else ('none',):
         demo = os.path.join(run, f'demo_{smoothing}')
         argv = ['demo', '--weights', weights, '--input', pose_test, '--annotations', labels_test, '-w', demo,
                 '--smooth', smoothing, '--print_log', 'false']
@@ -249,7 +249,7 @@ def run_stgcn(task: dict[str, Any], folder: str, work: str, method: str, train: 
             raise RuntimeError(f'demo failed: {demo}')
         with open(os.path.join(demo, test_name, 'evaluation.json')) as handle:
             result = json.load(handle)
-        out[f'st-gcn {method}' + (' (hmm)' if smoothing == 'hmm' else '')] = result
+        out[f'st-gcn {method}' + ('' if smoothing == 'none' else f' ({smoothing})')] = result
     return out
 
 
@@ -350,7 +350,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS, help='methods to run')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='training seeds')
     parser.add_argument('--smooth', action='store_true',
-                        help='also score the smoothed labels (demo --smooth hmm; the baseline\'s running mean)')
+                        help='also score the smoothed labels (demo --smooth median and hmm; the baseline\'s '
+                             'running mean)')
     parser.add_argument('--epochs', type=int, default=STGCN['epochs'], help='ST-GCN training epochs')
     parser.add_argument('--stgcn', nargs='+', action=DictAction, default={}, metavar='KEY=VALUE',
                         help='other ST-GCN settings to change (keys of STGCN, e.g. random_noise=0.02), for experiments')
