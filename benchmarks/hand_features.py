@@ -27,7 +27,7 @@ Feature groups (the first part of each name):
                          over ``speed_lag_s`` (at least one frame either side), so that tracking jitter weighs
                          about the same at 25, 30 or 50 fps. A still animal's speed is the jitter floor, which in
                          body lengths differs between cameras: on the real data, models trained on per-frame speeds
-                         did not carry over to another recording (benchmarks/real_labelled_baseline.py).
+                         did not carry over to another recording (benchmarks/real_labelled.py, ``tracking_jitter``).
     ``disp.<bp>.net_<seconds>s``  net displacement across each rolling window (first to last frame) divided by
                          its duration, for each body point and the centroid: tracking jitter averages out over the
                          window instead of adding to the speed, so a still animal reads near 0 whatever the
@@ -247,6 +247,20 @@ def body_length(xy: np.ndarray, names: Sequence[str]) -> tuple[float, str]:
         raise ValueError(f'body length: no frame with both points confident ({how}); bodyparts {list(names)}')
     return length, how + (f', median over {I} individuals' if I > 1 else '')
 
+
+
+def tracking_jitter(xy: np.ndarray, score: np.ndarray, names: Sequence[str], pcutoff: float = 0.6) -> float:
+    """Tracking jitter of a recording in body lengths, label-free: a robust standard deviation of the second
+    difference of the confident positions (x[t+1] - 2 x[t] + x[t-1] has variance 6 sigma^2 for white noise), over
+    all points and frames. Real movement adds a little; it compares recordings, it is not a calibration.
+
+    Args:
+        xy: (T, I, V, 2) body points; score: (T, I, V); names: V bodypart names.
+    """
+    confident = np.where((score >= pcutoff)[..., None], xy, np.nan)
+    length, _ = body_length(confident, names)
+    second = confident[2:] - 2 * confident[1:-1] + confident[:-2]
+    return float(np.nanmedian(np.abs(second)) / 0.6745 / np.sqrt(6) / length)
 
 def _arena_geometry(xy: np.ndarray, score: np.ndarray, names: Sequence[str], corners: Sequence[str],
                     centre: str | None, pcutoff: float) -> tuple[np.ndarray | None, np.ndarray | None]:

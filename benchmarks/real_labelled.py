@@ -25,6 +25,7 @@ running mean of the probabilities for the baseline.
 
     python benchmarks/real_labelled.py [--tasks behaviordepot sturman] [--methods dense window gbm]
                                        [--seeds 0 1 2] [--out /tmp/real_labelled.json] [--work /tmp/real_labelled]
+    python benchmarks/real_labelled.py --table /tmp/real_labelled.json     # the tables of an earlier run
 """
 from __future__ import annotations
 
@@ -270,13 +271,30 @@ def run_human(task: dict[str, Any], folder: str, name: str) -> dict[str, dict[st
 HEADLINE = ('macro_f1', 'accuracy', 'bout_f1')
 
 
-def summarise(runs: list[dict[str, Any]], classes: Sequence[str]) -> dict[str, Any]:
-    """Mean, min and max over seeds of the headline figures and of each class's frame F1."""
+def recording_fps(task: dict[str, Any], folder: str, name: str) -> float:
+    """A recording's own frame rate (BehaviorDEPOT: its BORIS export's FPS column), in which it is scored."""
+    if 'raters' in task:
+        return task['fps']
+    return annotations.read_annotations(recording_paths(task, folder, name)[1])[0].fps
+
+
+def recording_jitter(task: dict[str, Any], folder: str, name: str) -> float:
+    """``hand_features.tracking_jitter`` of a recording's body points: why per-frame speeds may not carry over."""
+    rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(recording_paths(task, folder, name)[0]), task['bodyparts'],
+                                  dlc_io.parse_rename(task['rename']))
+    return hf.tracking_jitter(rec.xy, rec.score, rec.bodyparts)
+
+
+def summarise(runs: list[dict[str, Any]], classes: Sequence[str], fps: float) -> dict[str, Any]:
+    """Mean, min and max over seeds of the headline figures, of the boundary error in seconds (``fps``: the
+    test recording's) and of each class's frame F1."""
     def stats(values):
         values = [v for v in values if v is not None]
         return None if not values else {'mean': float(np.mean(values)), 'min': float(np.min(values)),
                                         'max': float(np.max(values))}
     summary = {key: stats([r[key] for r in runs]) for key in HEADLINE}
+    summary['boundary_error_s'] = stats([None if r['boundary_error'] is None else r['boundary_error'] / fps
+                                         for r in runs])
     summary['per_class_f1'] = {c: stats([next(p['f1'] for p in r['per_class'] if p['class'] == c) for r in runs])
                                for c in classes}
     summary['seeds'] = len(runs)
@@ -296,7 +314,9 @@ def run(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int], data
             results['skipped'].append(name)
             continue
         task_work = os.path.join(work, name)
-        entry: dict[str, Any] = {'classes': task['classes'], 'directions': {}}
+        entry: dict[str, Any] = {'classes': task['classes'], 'directions': {},
+                                 'jitter_body_lengths': {rec: recording_jitter(task, folder, rec)
+                                                         for rec in task['recordings']}}
         for train, test in itertools.permutations(task['recordings'], 2):
             per_method: dict[str, list[dict[str, Any]]] = {}
             for seed in seeds:
@@ -311,35 +331,40 @@ def run(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int], data
             if 'raters' in task:
                 for label, result in run_human(task, folder, test).items():
                     per_method[label] = [result]
+            fps = recording_fps(task, folder, test)
             entry['directions'][f'{train}->{test}'] = {
-                label: {'summary': summarise(values, task['classes']), 'runs': values}
+                label: {'summary': summarise(values, task['classes'], fps), 'runs': values}
                 for label, values in per_method.items()}
         results['tasks'][name] = entry
     return results
 
 
-def _cell(stats: dict[str, float] | None, spread: bool) -> str:
+def _cell(stats: dict[str, float] | None, spread: bool, digits: int = 3) -> str:
     if stats is None:
         return '-'
-    return f'{stats["mean"]:.3f}' + (f' [{stats["min"]:.2f}-{stats["max"]:.2f}]' if spread and
+    return f'{stats["mean"]:.{digits}f}' + (f' [{stats["min"]:.2f}-{stats["max"]:.2f}]' if spread and
                                      stats['max'] > stats['min'] else '')
 
 
 def table(results: dict[str, Any]) -> str:
-    """A markdown table per dataset: macro F1 (mean [min-max] over seeds), accuracy, bout F1, per-class F1."""
+    """A markdown table per dataset: macro F1 (mean [min-max] over seeds), accuracy, bout F1, boundary error
+    (seconds), per-class F1."""
     lines = []
     for name, entry in results['tasks'].items():
         classes = entry['classes']
         lines += ['', f'**{name}**', '',
-                  '| train -> test | method | macro F1 | accuracy | bout F1 | ' + ' | '.join(
+                  '| train -> test | method | macro F1 | accuracy | bout F1 | boundary error (s) | ' + ' | '.join(
                       f'F1 {c}' for c in classes) + ' |',
-                  '|---|---|---|---|---|' + '---|' * len(classes)]
+                  '|---|---|---|---|---|---|' + '---|' * len(classes)]
         for direction, methods in entry['directions'].items():
             for label, value in methods.items():
                 s = value['summary']
                 lines.append(f'| {direction} | {label} | {_cell(s["macro_f1"], True)} | {_cell(s["accuracy"], False)} '
-                             f'| {_cell(s["bout_f1"], False)} | ' +
+                             f'| {_cell(s["bout_f1"], False)} | {_cell(s["boundary_error_s"], False, 2)} | ' +
                              ' | '.join(_cell(s['per_class_f1'][c], False) for c in classes) + ' |')
+        if entry.get('jitter_body_lengths'):
+            lines += ['', 'Tracking jitter (body lengths): ' + ', '.join(
+                f'{rec} {value:.4f}' for rec, value in entry['jitter_body_lengths'].items())]
     return '\n'.join(lines)
 
 
@@ -358,11 +383,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--work', default=DEFAULT_WORK, help='folder for the clips, datasets and runs (reused)')
     parser.add_argument('--fresh', action='store_true', help='remove --work first')
     parser.add_argument('--out', default=DEFAULT_OUT, help='JSON file for the results')
+    parser.add_argument('--table', metavar='JSON', default=None,
+                        help='print the tables of a results file written earlier (summarised anew) and stop')
     return parser.parse_args(argv)
+
+
+def resummarise(results: dict[str, Any], data: str) -> dict[str, Any]:
+    """The summaries of a results file recomputed from its runs (files written before a figure was added)."""
+    for name, entry in results['tasks'].items():
+        task = TASKS[name]
+        for direction, methods in entry['directions'].items():
+            fps = recording_fps(task, os.path.join(data, task['folder']), direction.split('->')[1])
+            for value in methods.values():
+                value['summary'] = summarise(value['runs'], entry['classes'], fps)
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.table:
+        with open(args.table, encoding='utf-8') as handle:
+            results = resummarise(json.load(handle), args.data)
+        for name, entry in results['tasks'].items():
+            if 'jitter_body_lengths' not in entry:
+                task = TASKS[name]
+                entry['jitter_body_lengths'] = {rec: recording_jitter(task, os.path.join(args.data, task['folder']),
+                                                                      rec) for rec in task['recordings']}
+        print(table(results))
+        return 0
     logging.basicConfig(level=logging.INFO, format='[%(asctime)s] %(message)s', datefmt='%H:%M:%S')
     for noisy in ('st-gcn', 'feeder', 'processor', 'csv2json', 'kinetics_gendata', 'gen_trainDataset', 'net'):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -203,3 +203,18 @@ def test_fit_refuses_one_class_and_bad_labels():
         hf.fit_baseline([x], [np.arange(50) % 3], seed=0, num_class=2)
     with pytest.raises(ValueError, match='feature rows'):
         hf.fit_baseline([x], [np.zeros(49, int)], seed=0)
+
+
+def test_tracking_jitter_recovers_white_noise_in_body_lengths():
+    """A still mouse 100 px long with 2 px of white noise per coordinate: 0.02 body lengths, whatever the offset;
+    points under pcutoff are left out."""
+    rng = np.random.default_rng(3)
+    T = 3000
+    xy = SHAPE[None, None] + np.array([300, 250.0]) + rng.normal(0, 2.0, (T, 1, len(BODY), 2))
+    score = np.ones((T, 1, len(BODY)))
+    assert hf.tracking_jitter(xy, score, BODY) == pytest.approx(0.02, rel=0.05)
+    wild = xy.copy()
+    wild[::7] += rng.normal(0, 60.0, wild[::7].shape)   # a seventh of the frames are wild guesses...
+    score[::7] = 0.1                                     # ...that DLC scored low
+    assert hf.tracking_jitter(wild, score, BODY) == pytest.approx(0.02, rel=0.08)
+    assert hf.tracking_jitter(xy * 2, np.ones_like(score), BODY) == pytest.approx(0.02, rel=0.05)
