@@ -70,6 +70,9 @@ BEHAVIORDEPOT_RENAME = ['Nose=nose', 'Left Ear=l_ear', 'Right Ear=r_ear', 'Mid-B
 BEHAVIORDEPOT_BODYPARTS = ['nose', 'l_ear', 'r_ear', 'midback', 'l_hip', 'r_hip', 'tailbase', 'midtail']
 STURMAN_BODYPARTS = ['nose', 'headcentre', 'neck', 'earl', 'earr', 'bodycentre', 'bcl', 'bcr', 'hipl', 'hipr',
                      'tailbase', 'tailcentre', 'tailtip']
+# A task: its folder, classes and background class, 'fps' (the rate the ST-GCN works at: csv2json --target_fps),
+# 'source_fps' (the recordings' own rate where no file states it), 'raters' (truth first), the recordings
+# {name: (pose file, labels file)}, --rename and --bodyparts, the graph layout, centre and heading joints.
 TASKS: dict[str, dict[str, Any]] = {
     'behaviordepot': {
         'folder': 'behaviordepot', 'classes': ['other', 'freezing'], 'background': 'other', 'fps': 25.0,
@@ -84,7 +87,7 @@ TASKS: dict[str, dict[str, Any]] = {
     },
     'sturman': {
         'folder': 'sturman_oft', 'classes': ['other', 'Supported', 'Unsupported', 'Grooming'], 'background': 'other',
-        'fps': 25.0, 'raters': ['Jin', 'Furkan', 'Oliver'],
+        'fps': 25.0, 'source_fps': 25.0, 'raters': ['Jin', 'Furkan', 'Oliver'],
         'recordings': {'8_01': ('8_01_A_190507134142DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv',
                                 '8_01_A_190507134142.csv'),
                        '12_01': ('12_01_A_190507144429DeepCut_resnet50_Blockcourse1May9shuffle1_1030000.csv',
@@ -118,7 +121,7 @@ def truth_of(task: dict[str, Any], folder: str, name: str, num_frames: int, rate
     """(T,) class indices of a recording's labels (feeder.annotations: the reader the pipeline uses), -1 where no
     class applies."""
     _, labels_path = recording_paths(task, folder, name)
-    (annotation,) = annotations.read_annotations(labels_path, fps=task['fps'] if 'raters' in task else None,
+    (annotation,) = annotations.read_annotations(labels_path, fps=task.get('source_fps'),
                                                  rater=rater or task.get('raters', [None])[0])
     labels, _ = annotations.frame_labels(annotation, num_frames, task['classes'], task['background'])
     return labels
@@ -132,7 +135,7 @@ def gbm_features(task: dict[str, Any], folder: str, name: str) -> tuple[np.ndarr
     keep = task['bodyparts'] + task.get('arena_corners', []) + ([task['arena_centre']] if 'arena_centre' in task
                                                                 else [])
     rec = dlc_io.select_bodyparts(dlc_io.read_pose_file(pose_path), keep, rename)
-    fps = task['fps'] if 'raters' in task else annotations.read_annotations(labels_path)[0].fps
+    fps = task.get('source_fps') or annotations.read_annotations(labels_path)[0].fps
     kwargs = ({'arena_corners': task['arena_corners'], 'arena_centre': task['arena_centre']}
               if 'arena_corners' in task else {})
     features, names = hf.hand_features(rec.xy, rec.score, fps, bodyparts=rec.bodyparts, windows_s=GBM_WINDOWS_S,
@@ -176,13 +179,17 @@ def make_clips(task: dict[str, Any], folder: str, work: str, cut: str) -> str:
     poses = [recording_paths(task, folder, name)[0] for name in task['recordings']]
     labels = [recording_paths(task, folder, name)[1] for name in task['recordings']]
     argv = ['--input', *poses, '--annotations', *labels, '--output', out, '--classes', *task['classes'],
-            '--background', task['background'], '--target_fps', str(task['fps']), '--bodyparts', *task['bodyparts'],
+            '--target_fps', str(task['fps']), '--bodyparts', *task['bodyparts'],
             '--clip_len', f'{STGCN["clip_s"]}s', '--stride', f'{STGCN["stride_s"]}s', '--cut', cut,
             '--log_level', 'ERROR']
+    if task['background']:
+        argv += ['--background', task['background']]
     if task['rename']:
         argv += ['--rename', *task['rename']]
+    if task.get('source_fps'):
+        argv += ['--fps', str(task['source_fps'])]
     if 'raters' in task:
-        argv += ['--fps', str(task['fps']), '--rater', task['raters'][0]]
+        argv += ['--rater', task['raters'][0]]
     if _quiet(csv2json.main, argv) != 0:
         raise RuntimeError(f'csv2json failed for {folder}')
     return out
@@ -244,8 +251,10 @@ def run_stgcn(task: dict[str, Any], folder: str, work: str, method: str, train: 
         demo = os.path.join(run, f'demo_{smoothing}')
         argv = ['demo', '--weights', weights, '--input', pose_test, '--annotations', labels_test, '-w', demo,
                 '--smooth', smoothing, '--print_log', 'false']
+        if task.get('source_fps'):
+            argv += ['--fps', str(task['source_fps'])]
         if 'raters' in task:
-            argv += ['--rater', task['raters'][0], '--fps', str(task['fps'])]
+            argv += ['--rater', task['raters'][0]]
         if main_module.main(argv) != 0:
             raise RuntimeError(f'demo failed: {demo}')
         with open(os.path.join(demo, test_name, 'evaluation.json')) as handle:
@@ -273,9 +282,7 @@ HEADLINE = ('macro_f1', 'accuracy', 'bout_f1')
 
 def recording_fps(task: dict[str, Any], folder: str, name: str) -> float:
     """A recording's own frame rate (BehaviorDEPOT: its BORIS export's FPS column), in which it is scored."""
-    if 'raters' in task:
-        return task['fps']
-    return annotations.read_annotations(recording_paths(task, folder, name)[1])[0].fps
+    return task.get('source_fps') or annotations.read_annotations(recording_paths(task, folder, name)[1])[0].fps
 
 
 def recording_jitter(task: dict[str, Any], folder: str, name: str) -> float:
@@ -399,6 +406,13 @@ def resummarise(results: dict[str, Any], data: str) -> dict[str, Any]:
     return results
 
 
+def quiet_logging() -> None:
+    """A benchmark's own lines with their times; the pipeline's commands only warn."""
+    logging.basicConfig(level=logging.INFO, format='[%(asctime)s] %(message)s', datefmt='%H:%M:%S')
+    for noisy in ('st-gcn', 'feeder', 'processor', 'csv2json', 'kinetics_gendata', 'gen_trainDataset', 'net'):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.table:
@@ -411,9 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                       rec) for rec in task['recordings']}
         print(table(results))
         return 0
-    logging.basicConfig(level=logging.INFO, format='[%(asctime)s] %(message)s', datefmt='%H:%M:%S')
-    for noisy in ('st-gcn', 'feeder', 'processor', 'csv2json', 'kinetics_gendata', 'gen_trainDataset', 'net'):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_logging()
     if args.fresh:
         shutil.rmtree(args.work, ignore_errors=True)
     STGCN['epochs'] = args.epochs
