@@ -170,16 +170,32 @@ def _quiet(function, argv: list[str]) -> int:
         return function(argv)
 
 
+def stgcn_nodes(task: dict[str, Any]) -> tuple[list[str], Any]:
+    """(bodyparts, layout) of the ST-GCN input: the animal's points, and with the setting ``landmarks`` the
+    arena's corners too (where the pose files track them), as nodes joined to the centre joint and to each other,
+    so that the network sees where the walls are from the animal."""
+    corners = task.get('arena_corners', []) if STGCN.get('landmarks') else []
+    if not corners:
+        return list(task['bodyparts']), task['layout']
+    layout = dict(task['layout'])
+    layout['names'] = list(layout['names']) + list(corners)
+    layout['num_node'] = len(layout['names'])
+    layout['edges'] = (list(layout['edges']) + [[task['center'], c] for c in corners] +
+                       [[a, b] for a, b in zip(corners, corners[1:] + corners[:1])])
+    return list(task['bodyparts']) + list(corners), layout
+
+
 def make_clips(task: dict[str, Any], folder: str, work: str, cut: str) -> str:
     """csv2json of both recordings with their labels: the JSON clips folder."""
     from tools import csv2json
-    out = os.path.join(work, f'json_{cut}')
+    bodyparts, _ = stgcn_nodes(task)
+    out = os.path.join(work, f'json_{cut}' + ('_landmarks' if len(bodyparts) > len(task['bodyparts']) else ''))
     if os.path.isdir(out):
         return out
     poses = [recording_paths(task, folder, name)[0] for name in task['recordings']]
     labels = [recording_paths(task, folder, name)[1] for name in task['recordings']]
     argv = ['--input', *poses, '--annotations', *labels, '--output', out, '--classes', *task['classes'],
-            '--target_fps', str(task['fps']), '--bodyparts', *task['bodyparts'],
+            '--target_fps', str(task['fps']), '--bodyparts', *bodyparts,
             '--clip_len', f'{STGCN["clip_s"]}s', '--stride', f'{STGCN["stride_s"]}s', '--cut', cut,
             '--log_level', 'ERROR']
     if task['background']:
@@ -197,11 +213,12 @@ def make_clips(task: dict[str, Any], folder: str, work: str, cut: str) -> str:
 
 def train_config(task: dict[str, Any], dataset: str, dense: bool, clip_len: int) -> dict[str, Any]:
     """The training config a user would write for this dataset (a copy of config/st_gcn/rat/train.yaml's layout)."""
+    _, layout = stgcn_nodes(task)
     transform = {'normalize': STGCN['normalize'], 'center_joint': task['center'], 'heading_joints': task['heading'],
-                 'layout': task['layout'], 'channels': STGCN['channels']}
+                 'layout': layout, 'channels': STGCN['channels']}
     in_channels = 3 + 2 * ('velocity' in STGCN['channels']) + 2 * ('bone' in STGCN['channels'])
     model_args = {'in_channels': in_channels, 'num_class': len(task['classes']), 'dropout': STGCN['dropout'],
-                  'graph_args': {'layout': task['layout'], 'strategy': 'spatial'}}
+                  'graph_args': {'layout': layout, 'strategy': 'spatial'}}
     if dense:
         model_args.update(head_layers=STGCN['head_layers'], head_stages=STGCN['head_stages'])
     return {
@@ -228,14 +245,15 @@ def run_stgcn(task: dict[str, Any], folder: str, work: str, method: str, train: 
     clips = make_clips(task, folder, work, 'anywhere' if dense else 'bouts')
     pose_test, labels_test = recording_paths(task, folder, test)
     test_name = os.path.splitext(os.path.basename(pose_test))[0]
-    dataset = os.path.join(work, f'{method}_{train}')
+    tag = '_landmarks' if clips.endswith('_landmarks') else ''
+    dataset = os.path.join(work, f'{method}_{train}{tag}')
     clip_len = int(round(STGCN['clip_s'] * task['fps']))
     if not os.path.isfile(os.path.join(dataset, 'val_data.npy')):
         _quiet(gen_trainDataset.main, ['--input', clips, '--output', dataset, '--val_recordings', test_name,
                                        '--force', '--log_level', 'ERROR'])
         _quiet(kinetics_gendata.main, ['--data_path', dataset, '--out_folder', dataset, '--max_frame', str(clip_len),
                                        '--num_person_out', '1', '--num_workers', '1'])
-    run = os.path.join(work, f'{method}_{train}_seed{seed}')
+    run = os.path.join(work, f'{method}_{train}{tag}_seed{seed}')
     config = os.path.join(run, 'train.yaml')
     os.makedirs(run, exist_ok=True)
     with open(config, 'w') as handle:
@@ -429,9 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fresh:
         shutil.rmtree(args.work, ignore_errors=True)
     STGCN['epochs'] = args.epochs
-    unknown = sorted(set(args.stgcn) - set(STGCN) - {'random_noise'})
+    unknown = sorted(set(args.stgcn) - set(STGCN) - {'random_noise', 'landmarks'})
     if unknown:
-        raise ValueError(f'--stgcn {unknown[0]}: not a setting; the settings are {", ".join(STGCN)}, random_noise')
+        raise ValueError(f'--stgcn {unknown[0]}: not a setting; the settings are {", ".join(STGCN)}, random_noise, '
+                         'landmarks')
     STGCN.update(args.stgcn)
     started = time.perf_counter()
     results = run(args.tasks, args.methods, args.seeds, args.data, args.work, args.smooth)

@@ -255,8 +255,9 @@ class Demo(IO):
                          else ethogram.frame_average(probs, starts, window, len(prepared.pose)))  # (T', K)
             frame_probs = to_source_frames(per_frame, recording)
             mean_bout = self.mean_bout(probs.shape[1], recording)
-            raw = evaluation.smooth(frame_probs, self.arg.smooth, window=min_bout | 1,
-                                    min_bout=None if mean_bout is not None else min_bout, mean_bout=mean_bout)
+            raw = evaluation.smooth(frame_probs, self.arg.smooth, window=self.median_window(min_bout, mean_bout),
+                                    min_bout=None if mean_bout is not None else min_bout,
+                                    mean_bout=mean_bout if self.arg.smooth == 'hmm' else None)
             runs = ethogram.bouts(raw, frame_probs.max(axis=1), min_bout if self.arg.smooth == 'none' else 1)
             anomaly = None
             if scorer is not None and feats.shape[1]:
@@ -291,12 +292,27 @@ class Demo(IO):
             self.io.print_log(f'{rec.name} [{track["individual"]}]: {len(track["bouts"])} bouts; {share}')
         return {'out_dir': out_dir, 'tracks': tracks, 'num_frames': num_frames, 'name': rec.name, 'fps': out_fps}
 
+    def median_window(self, min_bout: int, mean_bout: np.ndarray | None) -> int:
+        """The window of --smooth median: --min_bout (made odd); without it, half the shortest mean training bout
+        (odd), said once; 1 (no smoothing, with a warning) when the model file has no bout lengths."""
+        if self.arg.smooth != 'median' or 'min_bout' in self.given:
+            return min_bout | 1
+        window = 1 if mean_bout is None else max(1, int(mean_bout.min() // 2)) | 1
+        if not getattr(self, '_median_said', False):
+            self._median_said = True
+            self.io.print_log(
+                f'--smooth median: a window of {window} frames, half the shortest mean bout of the training labels '
+                '(--min_bout sets it).' if mean_bout is not None else
+                '--smooth median: the model file has no training bout lengths and --min_bout is not given, so the '
+                'labels are not smoothed; give --min_bout (frames, or seconds: 0.5s).')
+        return window
+
     def mean_bout(self, num_class: int, recording: model_input.Recording) -> np.ndarray | None:
-        """For --smooth hmm without --min_bout: the training bouts' mean lengths per class that the model file
-        carries, in the recording's frames (a class without bouts, such as the background, gets the median of the
-        others), or None."""
+        """For --smooth hmm or median without --min_bout: the training bouts' mean lengths per class that the
+        model file carries, in the recording's frames (a class without bouts, such as the background, gets the
+        median of the others), or None."""
         lengths = self.spec.mean_bout
-        if not lengths or self.arg.smooth != 'hmm' or 'min_bout' in self.given:
+        if not lengths or self.arg.smooth not in ('hmm', 'median') or 'min_bout' in self.given:
             return None
         scale = recording.source_fps / recording.fps if recording.resampled else 1.0
         values = np.array([float(lengths.get(name, np.nan)) * scale for name in self.class_names()[:num_class]])

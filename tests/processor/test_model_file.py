@@ -191,3 +191,21 @@ def test_demo_scores_its_ethogram_against_human_labels(pipeline, tmp_path):
                      f'bout F1 {result["bout_f1"]:.2f} (160 frames scored, 0 excluded)']
     again = json.loads((tmp_path / 'again' / 'stitchedDLC_test' / 'evaluation.json').read_text())
     assert again['confusion'] == result['confusion']
+
+
+def test_smooth_median_without_min_bout_takes_half_the_shortest_training_bout(pipeline, tmp_path):
+    recording = pipeline['csv'][0]
+    base = ['--weights', pipeline['weights'], '--input', recording, '-w', str(tmp_path), '--print_log', 'false']
+    demo = Demo(base + ['--smooth', 'median'])
+    logged = []
+    demo.io.print_log = logged.append
+    read = demo.read_recording(recording, fps=30.0)
+    assert demo.mean_bout(5, read) is None and demo.median_window(1, None) == 1    # class folders: no bout lengths
+    assert 'labels are not smoothed; give --min_bout' in logged[0]
+    demo.spec.mean_bout = {'grooming': 40.0, 'rearing': 21.0, 'resting': 90.0}
+    demo._median_said = False
+    lengths = demo.mean_bout(5, read)
+    np.testing.assert_array_equal(lengths, [40.0, 21.0, 90.0, 40.0, 40.0])     # classes without bouts: the median
+    assert demo.median_window(1, lengths) == 11 and 'a window of 11 frames' in logged[1]
+    given = Demo(base + ['--smooth', 'median', '--min_bout', '6'])
+    assert given.mean_bout(5, read) is None and given.median_window(6, None) == 7   # --min_bout wins, made odd
