@@ -232,7 +232,7 @@ def train_config(task: dict[str, Any], dataset: str, dense: bool, clip_len: int)
         'optimizer': STGCN['optimizer'], 'base_lr': STGCN['base_lr'], 'lr_schedule': 'cosine',
         'num_epoch': STGCN['epochs'], 'batch_size': STGCN['batch_size'], 'test_batch_size': 64, 'num_worker': 0,
         'eval_interval': STGCN['epochs'], 'save_interval': STGCN['epochs'], 'log_interval': 10 ** 6,
-        'smooth_loss': STGCN['smooth_loss'], 'show_topk': [1],
+        'smooth_loss': STGCN['smooth_loss'], 'show_topk': [1], 'class_weight': STGCN.get('class_weight', 'none'),
     }
 
 
@@ -447,10 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fresh:
         shutil.rmtree(args.work, ignore_errors=True)
     STGCN['epochs'] = args.epochs
-    unknown = sorted(set(args.stgcn) - set(STGCN) - {'random_noise', 'landmarks'})
+    optional = ('random_noise', 'landmarks', 'class_weight')
+    unknown = sorted(set(args.stgcn) - set(STGCN) - set(optional))
     if unknown:
-        raise ValueError(f'--stgcn {unknown[0]}: not a setting; the settings are {", ".join(STGCN)}, random_noise, '
-                         'landmarks')
+        raise ValueError(f'--stgcn {unknown[0]}: not a setting; the settings are {", ".join((*STGCN, *optional))}')
     STGCN.update(args.stgcn)
     started = time.perf_counter()
     results = run(args.tasks, args.methods, args.seeds, args.data, args.work, args.smooth)

@@ -69,6 +69,10 @@ class IO:
         if first.config:
             config = read_config(first.config, valid)
             self.ignored_config_keys = options.other_commands_keys(first.config, valid)
+            for action in parser._actions:  # `class_weight: balanced` means [balanced] for a list option
+                if action.nargs in ('+', '*') and action.dest in config and not isinstance(
+                        config[action.dest], (list, tuple, dict)):
+                    config[action.dest] = [config[action.dest]]
             parser.set_defaults(**config)
         self.arg = parser.parse_args(argv)
         # key=value options given on the command line merge into the config file's dict

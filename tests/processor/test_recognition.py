@@ -54,7 +54,8 @@ def test_command_line_beats_config_beats_default(tmp_path, separable_dataset):
                            train_feeder_args={'data_path': separable_dataset['train'][0],
                                               'label_path': separable_dataset['train'][1]},
                            test_feeder_args={'data_path': separable_dataset['val'][0],
-                                             'label_path': 'overridden.pkl'})
+                                             'label_path': 'overridden.pkl'},
+                           class_weight='balanced', device=0)
     processor = REC_Processor(['-c', config, '-w', str(tmp_path / 'w'), '--batch_size', '4',
                                '--model_args', 'num_class=4', 'dropout=0.1',
                                '--test_feeder_args', f'label_path={separable_dataset["val"][1]}'])
@@ -62,6 +63,7 @@ def test_command_line_beats_config_beats_default(tmp_path, separable_dataset):
     assert arg.batch_size == 4          # command line over config
     assert arg.base_lr == 0.2           # config over default
     assert arg.weight_decay == 0.0001   # default
+    assert arg.class_weight == ['balanced'] and arg.device == [0]   # one value in the file for a list option
     # key=value options merge into the config file's dict
     assert arg.model_args == {'in_channels': 3, 'num_class': 4, 'dropout': 0.1,
                               'graph_args': {'layout': 'rat', 'strategy': 'spatial'}}
