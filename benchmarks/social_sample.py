@@ -26,10 +26,12 @@ from typing import Any, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from real_labelled import quiet_logging  # noqa: E402
 from torchlight import atomic_write, run_cli  # noqa: E402
 
 logger = logging.getLogger('social_sample')
@@ -124,9 +126,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='[%(asctime)s] %(message)s', datefmt='%H:%M:%S')
-    for noisy in ('st-gcn', 'feeder', 'processor', 'csv2json', 'kinetics_gendata', 'gen_trainDataset', 'net'):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_logging()
     shutil.rmtree(args.work, ignore_errors=True)
     data = prepare(args.work, args.recordings, args.frames, 64, args.stride)
     results: dict[str, Any] = {'settings': vars(args), 'modes': {}}
