@@ -41,7 +41,8 @@ def write_recording(path: str, frames: int, seed: int = 0) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--frames', type=int, default=108_000, help='recording length in frames (default 1 h at 30 fps)')
+    parser.add_argument('--frames', type=int, default=108_000,
+                        help='recording length in frames (default 1 h at 30 fps)')
     parser.add_argument('--window', type=int, default=64, help='frames per window (default 64)')
     parser.add_argument('--stride', type=int, default=None,
                         help='frames between windows (default 8; with --dense half a window)')

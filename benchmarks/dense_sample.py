@@ -2,12 +2,13 @@
 sample's behaviours, stitched into recordings with transitions.
 
 Each recording (one simulated rat, 30 fps, 12 bodyparts) is a sequence of the sample generator's five behaviours in
-random order (never the same twice in a row), each for a random 1 to 8 s: short bouts are where averaging windows smears and loses them. Each
-segment is turned and moved so that it starts where the previous one ended, facing the same way, unless it would
-then leave the arena (1280 x 960 pixels; it is turned further, by 45-degree steps, or if no turn keeps it in, moved
-back in: counted in the log); the posture still changes at once, which real recordings do not. The labels are a per-frame ``frame,label`` CSV beside each pose
-file. All recordings but the last train; the last is labelled and scored, through the same pipeline and scoring as
-``benchmarks/real_labelled.py`` (whose ``STGCN`` settings apply).
+random order (never the same twice in a row), each for a random 1 to 8 s: short bouts are where averaging windows
+smears and loses them. Each segment is turned and moved so that it starts where the previous one ended, facing the
+same way, unless it would then leave the arena (1280 x 960 pixels; it is turned further, by 45-degree steps, or if
+no turn keeps it in, moved back in: counted in the log); the posture still changes at once, which real recordings
+do not. The labels are a per-frame ``frame,label`` CSV beside each pose file. All recordings but the last train;
+the last is labelled and scored, through the same pipeline and scoring as ``benchmarks/real_labelled.py`` (whose
+``STGCN`` settings apply).
 
     python benchmarks/dense_sample.py [--recordings 5] [--seconds 120] [--methods dense window gbm]
                                       [--seeds 0 1 2] [--work /tmp/dense_sample] [--out /tmp/dense_sample.json]
