@@ -321,8 +321,10 @@ def summarise(runs: list[dict[str, Any]], classes: Sequence[str], fps: float) ->
     summary = {key: stats([r[key] for r in runs]) for key in HEADLINE}
     summary['boundary_error_s'] = stats([None if r['boundary_error'] is None else r['boundary_error'] / fps
                                          for r in runs])
-    summary['per_class_f1'] = {c: stats([next(p['f1'] for p in r['per_class'] if p['class'] == c) for r in runs])
-                               for c in classes}
+    def f1(result, name):  # None for a class neither in the truth nor predicted (not in the macro F1 either)
+        row = next(p for p in result['per_class'] if p['class'] == name)
+        return None if row['support'] == 0 and row['bouts_predicted'] == 0 else row['f1']
+    summary['per_class_f1'] = {c: stats([f1(r, c) for r in runs]) for c in classes}
     summary['seeds'] = len(runs)
     return summary
 

@@ -42,7 +42,8 @@ def test_the_sturman_truth_is_one_raters_bouts_inside_the_excerpt():
 
 def _result(macro, boundary):
     return {'macro_f1': macro, 'accuracy': macro, 'bout_f1': 0.5, 'boundary_error': boundary,
-            'per_class': [{'class': 'a', 'f1': macro}, {'class': 'b', 'f1': None}]}
+            'per_class': [{'class': 'a', 'f1': macro, 'support': 9, 'bouts_predicted': 1},
+                          {'class': 'b', 'f1': 0.0, 'support': 0, 'bouts_predicted': 0}]}
 
 
 def test_the_summary_spans_the_seeds_and_gives_boundaries_in_seconds():
