@@ -307,10 +307,14 @@ def clip_bodyparts(path: str | os.PathLike) -> list[str] | None:
 def clip_input_options(clip: Any) -> dict[str, Any]:
     """What a csv2json clip says about its preprocessing: ``bodyparts``, ``frame_size`` and the ``input`` options
     (pcutoff, max_gap, fps, single, frame_size: None when the size was read per recording, which overrides the
-    clip's own); empty for clips that say nothing (the published Kinetics clips)."""
+    clip's own), and ``aspect``, the height / width of the clip's frame size; empty for clips that say nothing (the
+    published Kinetics clips)."""
     if not isinstance(clip, dict):
         return {}
     options = {key: clip[key] for key in ('bodyparts', 'frame_size') if key in clip}
+    size = clip.get('frame_size')
+    if isinstance(size, list) and len(size) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in size):
+        options['aspect'] = round(size[1] / size[0], 6)   # what the clip was divided by, whatever its origin
     if isinstance(clip.get('input'), dict):
         options.update(clip['input'])
     return options

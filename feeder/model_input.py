@@ -287,6 +287,9 @@ class InputSpec:
         class_names: one name per class, in label order, or None.
         background: the class of the frames outside every annotated bout (``csv2json --background``), or None.
         mean_bout: mean length in frames (at ``fps``) of the annotated bouts of each class, for smoothing.
+        aspect: height / width of the frame sizes the clips were divided by, when they all share it (1.0 for the
+            coordinate range's square); a transform's ``frame_size`` must have the same (see
+            :func:`check_frame_aspect`).
     """
     bodyparts: list[str] | None = None
     rename: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -301,6 +304,7 @@ class InputSpec:
     class_names: list[str] | None = None
     background: str | None = None
     mean_bout: dict[str, float] | None = None
+    aspect: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -313,6 +317,26 @@ class InputSpec:
         if unknown:
             raise ValueError(f'{source}: unknown input spec key(s) {", ".join(unknown)}')
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def check_frame_aspect(spec: InputSpec | None, feeder_args: Mapping[str, Any] | None, source: str) -> None:
+    """Refuse a transform ``frame_size`` whose height / width differs from the frame sizes the data were divided
+    by: the egocentric transforms would stretch y by the wrong factor, so that every angle and length is distorted
+    (silently, and the same in training and labelling). ``source`` names the data for the message."""
+    if spec is None or spec.aspect is None or not feeder_args or feeder_args.get('frame_size') is None:
+        return
+    size = feeder_args['frame_size']
+    try:
+        aspect = float(size[1]) / float(size[0])
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return  # the transform refuses it with its own message
+    if abs(aspect - spec.aspect) > 1e-3 * spec.aspect:
+        square = abs(spec.aspect - 1.0) < 1e-6
+        raise ValueError(
+            f'frame_size {list(size)} (height / width {aspect:.3f}) does not match {source}, whose clips were '
+            f'divided by frames of height / width {spec.aspect:.3f}' +
+            (' (csv2json used the coordinate range: no --width/--height or video): set frame_size: [1, 1], or '
+             'convert again with --width/--height' if square else ': set frame_size to the size given to csv2json'))
 
 
 def companion_path(data_path: str, suffix: str) -> str:

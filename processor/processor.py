@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from feeder.model_input import InputSpec, read_meta
+from feeder.model_input import InputSpec, check_frame_aspect, meta_path, read_meta
 from feeder.transforms import transform_args
 from torchlight.io import load_state_dict_checked, plain
 
@@ -100,6 +100,12 @@ class Processor(IO):
         self.set_epoch(self.arg.start_epoch)
         if self.arg.phase == 'train':
             self.input_spec = self.training_input_spec()
+            for which in ('train_feeder_args', 'test_feeder_args'):
+                try:
+                    check_frame_aspect(self.input_spec, getattr(self.arg, which), 'the training data (' + meta_path(
+                        str((self.arg.train_feeder_args or {}).get('data_path', ''))) + ')')
+                except ValueError as exc:
+                    raise ConfigError(f'{which}: {exc}') from None
             num_class = getattr(getattr(self.bare_model, 'origin_stream', self.bare_model), 'num_class', None)
             if self.label_names is None and self.input_spec.class_names and \
                     len(self.input_spec.class_names) == num_class:

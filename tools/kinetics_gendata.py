@@ -96,7 +96,8 @@ def data_spec(clip_options: list[dict], max_frame: int, num_person_out: int,
                                  max_gap=shared('max_gap', 0), frame_size=shared('frame_size'), fps=shared('fps'),
                                  single=shared('single', defaults.single), clip_len=max_frame,
                                  num_person=num_person_out, class_names=class_names,
-                                 background=shared('background'), mean_bout=shared('mean_bout'))
+                                 background=shared('background'), mean_bout=shared('mean_bout'),
+                                 aspect=shared('aspect'))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -170,3 +170,9 @@ def test_a_frame_size_read_per_recording_is_not_fixed_in_the_spec(tmp_path, size
                                   '--split', 'train', '--num_workers', '1']) == 0
     spec = model_input.read_meta(str(dataset / 'train_data.npy'))
     assert spec.frame_size == (None if size is None else [800.0, 600.0])
+    assert spec.aspect == (1.0 if size is None else 0.75)   # the coordinate range's square, or 600 / 800
+    model_input.check_frame_aspect(spec, {'frame_size': [1, 1] if size is None else [800, 600]}, 'the data')
+    with pytest.raises(ValueError, match=r'frame_size \[640, 480\] \(height / width 0.750\) does not match the data, '
+                                         r'whose clips were divided by frames of height / width 1.000 \(csv2json used '
+                                         r'the coordinate range' if size is None else r'set frame_size to the size'):
+        model_input.check_frame_aspect(spec, {'frame_size': [640, 480] if size is None else [1, 1]}, 'the data')
