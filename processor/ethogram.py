@@ -27,17 +27,19 @@ def window_starts(num_frames: int, window: int, stride: int) -> np.ndarray:
 
 
 def frame_average(values: np.ndarray, starts: np.ndarray, window: int, num_frames: int) -> np.ndarray:
-    """Average of the window values (W, K) over the windows covering each frame: (num_frames, K)."""
-    values = values.reshape(len(values), -1)
-    # add each window's value at its start and subtract it after its end, then integrate over frames
-    delta = np.zeros((num_frames + 1, values.shape[1]), dtype=np.float64)
-    np.add.at(delta, starts, values)
-    np.add.at(delta, starts + window, -values)
-    total = np.cumsum(delta, axis=0)[:num_frames]
-    count = np.zeros(num_frames + 1)
-    np.add.at(count, starts, 1)
-    np.add.at(count, starts + window, -1)
-    coverage = np.cumsum(count)[:num_frames]
+    """Average of the window values (W, K) over the windows covering each frame: (num_frames, K); 0 where no
+    window covers a frame.
+
+    Each frame's sum is taken over its own windows (not as a running sum over the recording, whose round-off left
+    probabilities near 0 slightly negative), so averages of probabilities stay probabilities.
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(len(values), -1)
+    frames = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(window)  # (W, window)
+    inside = frames < num_frames
+    index = frames[inside]
+    row = np.broadcast_to(np.arange(len(values))[:, None], frames.shape)[inside]
+    coverage = np.bincount(index, minlength=num_frames)
+    total = np.stack([np.bincount(index, values[row, k], num_frames) for k in range(values.shape[1])], axis=1)
     return total / np.maximum(coverage, 1)[:, None]
 
 

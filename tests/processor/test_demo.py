@@ -163,3 +163,19 @@ def test_video_gets_an_annotated_copy(tmp_path, trained_rat):
     capture.release()
     assert len(frames) == len(truth)
     assert frames[10].shape == (120, 160, 3) and frames[10].max() > 100  # skeleton and label drawn on black
+
+
+def test_frame_average_of_probabilities_stays_a_probability():
+    """A running sum over a long recording left round-off below zero where a class had almost no probability, and
+    the labelling refused its own output; the average is a sum of non-negative terms per frame."""
+    rng = np.random.default_rng(0)
+    starts = ethogram.window_starts(6000, 64, 8)
+    logits = rng.normal(0, 30, size=(len(starts), 5))  # confident windows: many probabilities near 0
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    averaged = ethogram.frame_average(probs, starts, 64, 6000)
+    assert averaged.min() >= 0
+    np.testing.assert_allclose(averaged.sum(axis=1), 1.0, rtol=1e-12)
+    frame = 1000
+    covering = (starts <= frame) & (starts + 64 > frame)
+    np.testing.assert_allclose(averaged[frame], probs[covering].mean(axis=0), rtol=1e-12, atol=1e-300)
