@@ -131,10 +131,7 @@ class Extractor(IO):
         result = self.extract()
         save_pickle(os.path.join(self.arg.work_dir, 'features.pkl'), result)
         write_predictions(os.path.join(self.arg.work_dir, 'predictions.csv'), result)
-        known = result['label'] >= 0
-        if known.any():
-            accuracy = float((result['pred'][known] == result['label'][known]).mean())
-            self.io.print_log(f'Top1 of the {int(known.sum())} labelled samples: {100 * accuracy:.2f}%')
+        self.io.print_log(top1_line(result['label'], result['pred'], result['scores'].shape[1]))
         self.io.print_log(f'Features of {len(result["sample_names"])} samples ({result["features"].shape[1]} '
                           f'values each) saved to {os.path.join(self.arg.work_dir, "features.pkl")}; '
                           f'predictions in {os.path.join(self.arg.work_dir, "predictions.csv")}')
@@ -148,6 +145,18 @@ def read_label_names_at_least(path: str, model) -> list[str]:
         raise ValueError(f'{path}: lists {len(names)} class names but the model has num_class={num_class} '
                          '(--label_names must name every class, in label order)')
     return names
+
+
+def top1_line(label: np.ndarray, pred: np.ndarray, num_class: int) -> str:
+    """The log line on top-1: over the samples labelled with one of the model's ``num_class`` classes; samples of
+    other classes (held-out abnormal clips) are counted apart, as no prediction can be right for them."""
+    known = (label >= 0) & (label < num_class)
+    other = int((label >= num_class).sum())
+    aside = f' ({other} sample(s) of classes the model was not trained on left out)' if other else ''
+    if not known.any():
+        return f'No sample is labelled with one of the model\'s {num_class} classes: no top-1{aside}'
+    accuracy = float((pred[known] == label[known]).mean())
+    return f'Top1 of the {int(known.sum())} samples of the model\'s classes: {100 * accuracy:.2f}%{aside}'
 
 
 def write_predictions(path: str, result: dict[str, Any]) -> None:

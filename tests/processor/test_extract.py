@@ -10,7 +10,7 @@ import main as main_module
 from conftest import ROOT, make_separable_arrays, write_dataset
 from net.st_gcn import Model
 from processor.io import ConfigError
-from processor.extract import Extractor
+from processor.extract import Extractor, top1_line
 from torchlight import safe_load_pickle
 
 MODEL = ['--model', 'net.st_gcn.Model', '--model_args', 'in_channels=3', 'num_class=4',
@@ -93,3 +93,12 @@ def test_extract_errors(tmp_path, separable_dataset):
     assert proc.returncode == 1 and proc.stderr.strip().endswith(
         'none.pt: weights file not found (download the published models with `bash tools/get_models.sh`, '
         'or give the path of a trained epoch<N>_model.pt)')
+
+
+def test_top1_counts_only_the_models_classes():
+    label = np.array([0, 1, 2, 5, 5, -1])  # two clips of a class the model never saw (5), one unlabelled
+    pred = np.array([0, 1, 0, 2, 1, 0])
+    line = top1_line(label, pred, num_class=3)
+    assert 'Top1 of the 3 samples' in line and '66.67%' in line and '2 sample(s) of classes' in line
+    assert 'no top-1' in top1_line(np.array([5, -1]), np.array([0, 0]), num_class=3)
+    assert 'left out' not in top1_line(label[:3], pred[:3], num_class=3)
