@@ -53,7 +53,8 @@ and those that walk their own way turn of their own accord now and then (1.5 to 
 0.9 s, every 3 to 4 s), so an animal on its own moves much alike in the three; they differ in where the partner is
 and where it heads relative to an animal: ahead and closing in, crossing (approach); ahead, heading the same way, at
 a steady distance (follow); far, anywhere (apart). Aligning each animal on its own body (``egocentric_clip``)
-removes exactly that; aligning both on one of them (``egocentric_focal``) keeps it.
+removes exactly that; aligning both on one of them (``egocentric_focal``) or on the pair (``egocentric_pair``)
+keeps it.
 """
 from __future__ import annotations
 

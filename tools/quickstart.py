@@ -180,7 +180,7 @@ def social_quickstart(out: str = ROOT, epochs: int | None = None, recordings: in
          '--log_level', 'WARNING'], quiet_out=True)
     run([os.path.join('tools', 'kinetics_gendata.py'), '--data_path', dataset, '--out_folder', dataset,
          '--max_frame', '64', '--num_person_out', '2'], quiet_err=True)
-    step(4, f'training the pair model ({config}: both animals in the first one\'s frame)')
+    step(4, f'training the pair model ({config}: both animals in the pair\'s frame)')
     shutil.rmtree(work, ignore_errors=True)
     run(['main.py', 'recognition', '-c', config, '--work_dir', os.path.join(work, 'train'),
          '--train_feeder_args', f'data_path={os.path.join(dataset, "train_data.npy")}',

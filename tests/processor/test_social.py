@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import yaml
 
 import main as main_module
 from conftest import ROOT
@@ -52,14 +53,22 @@ def test_clips_keep_both_animals_in_their_slots(pair_model):
     assert data.shape[1:] == (3, 32, 12, 2)
     assert (data[:, 2, :, :, 1] > 0).mean() > 0.5              # the second animal is there, not an empty slot
     spec = read_model_file(pair_model['weights']).input
-    assert spec.num_person == 2 and spec.transform['normalize'] == 'egocentric_focal'
+    with open(SOCIAL_CONFIG) as handle:
+        normalize = yaml.safe_load(handle)['test_feeder_args']['normalize']
+    assert normalize == 'egocentric_pair'                      # the pair's frame: measured best on the sample
+    assert spec.num_person == 2 and spec.transform['normalize'] == normalize
     assert 'random_individual_order' not in spec.transform    # an augmentation: training only
     feeder = Feeder(data_path=str(dataset / 'val_data.npy'), label_path=str(dataset / 'val_label.pkl'),
                     **spec.transform)
     sample, _ = feeder[0]
-    # the focal animal is centred on its spine; the partner is somewhere else in its frame
+    # the pair's frame: the spines' mean positions lie on the x axis, symmetric about the origin, the first animal
+    # on the negative side, one mean body length (about 1) or more apart
     spine = 6
-    assert abs(sample[0, :, spine, 0]).mean() < abs(sample[0, :, spine, 1]).mean()
+    seen = sample[2, :, spine, :] > 0
+    x = [sample[0, seen[:, m], spine, m].mean() for m in (0, 1)]
+    y = [sample[1, seen[:, m], spine, m].mean() for m in (0, 1)]
+    assert x[0] < -0.25 and x[1] > 0.25 and abs(x[0] + x[1]) < 0.1 * (x[1] - x[0])
+    assert max(abs(y[0]), abs(y[1])) < 0.1 * (x[1] - x[0])
 
 
 def test_demo_labels_the_pair_and_each_focal_animal(pair_model, tmp_path):
