@@ -321,12 +321,8 @@ class Demo(IO):
         return np.where(np.isnan(values), np.nanmedian(values), values)  # a class without bouts (the background)
 
     def start(self) -> None:
-        try:
+        with distributed.process_group_closed_after():
             self.label_all()
-        except BaseException:
-            distributed.shutdown(wait=False)
-            raise
-        distributed.shutdown()
 
     def label_all(self) -> None:
         """Label every input file (under torchrun, each rank its share of the files: rank r takes files r, r + W,

@@ -5,9 +5,10 @@ torchrun (``python -m torch.distributed.run``) starts one process per GPU (or pe
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -98,6 +99,17 @@ def broadcast_buffers(module: torch.nn.Module, src: int = 0) -> None:
 def barrier() -> None:
     if is_initialized():
         dist.barrier()
+
+
+@contextlib.contextmanager
+def process_group_closed_after() -> Iterator[None]:
+    """Run the block, then leave the process group: after all ranks finished, or at once after an error."""
+    try:
+        yield
+    except BaseException:
+        shutdown(wait=False)
+        raise
+    shutdown()
 
 
 def shutdown(wait: bool = True) -> None:

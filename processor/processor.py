@@ -250,7 +250,7 @@ class Processor(IO):
 
     # ------------------------------------------------------------ schedule
     def start(self) -> None:
-        try:
+        with distributed.process_group_closed_after():
             self.io.print_log(f'Parameters:\n{vars(self.arg)}\n')
             if self.arg.phase == 'train':
                 self.run_training()
@@ -263,10 +263,6 @@ class Processor(IO):
                 self.write_test_reports()
                 if self.arg.save_result:
                     self.save_result()
-        except BaseException:
-            distributed.shutdown(wait=False)
-            raise
-        distributed.shutdown()
 
     def run_training(self) -> None:
         self.open_tensorboard()

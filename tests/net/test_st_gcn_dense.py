@@ -11,15 +11,6 @@ from processor.ethogram import stitch_frames, window_starts, window_weights
 RAT = {'layout': 'rat', 'strategy': 'spatial'}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """These models are tiny: one intra-op thread is faster than two on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(num_class=4, graph_args=RAT, **options):
     return st_gcn_dense.Model(3, num_class, graph_args, **options)
 

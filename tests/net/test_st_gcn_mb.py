@@ -13,15 +13,6 @@ OPTION_IDS = [f'{t}-se{int(s)}-noise{int(n is not None)}' for t, s, n in OPTIONS
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'config', 'st_gcn_mb')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """These models are tiny: one intra-op thread is faster than two on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(layout='rat', num_class=5, **options):
     return st_gcn_mb.Model(3, num_class, {'layout': layout, 'strategy': 'spatial'}, **options)
 

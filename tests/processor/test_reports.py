@@ -18,14 +18,6 @@ MODEL = ['--model', 'net.st_gcn.Model', '--model_args', 'in_channels=3', 'num_cl
 PNG = b'\x89PNG\r\n\x1a\n'
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def splits(tmp_path):
     train = write_dataset(tmp_path / 'data', 'train', *make_separable_arrays(8, 4, 16, 12, seed=1))

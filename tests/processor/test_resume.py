@@ -17,16 +17,6 @@ from processor.checkpoint import capture_rng_state, load_checkpoint, restore_rng
 NUM_EPOCH = 3
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread here and in the subprocess (OMP_NUM_THREADS=1): same arithmetic, and no spinning
-    threads fighting over a busy machine's cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def tiny_dataset(tmp_path):
     folder = tmp_path / 'data'
