@@ -49,27 +49,20 @@ def prepare(work: str, recordings: int, frames: int, clip_len: int, stride: int)
     """The sample, its clips and the train/val arrays; per-frame labels of the validation recordings."""
     from tools import csv2json, gen_trainDataset, kinetics_gendata
     from tools.make_sample_data import make_social_sample
-    sample = make_social_sample(os.path.join(work, 'sample'), recordings=recordings, frames=frames)
+    from tools.quickstart import held_out_recordings, write_frame_labels
+    make_social_sample(os.path.join(work, 'sample'), recordings=recordings, frames=frames)
+    csv_data = os.path.join(work, 'sample', 'csv_data')
     json_dir, dataset = os.path.join(work, 'json'), os.path.join(work, 'dataset')
-    _quiet(csv2json.main, ['--input', os.path.join(work, 'sample', 'csv_data'), '--output', json_dir, '--width',
-                           '640', '--height', '480', '--fps', '30', '--clip_len', str(clip_len), '--stride',
-                           str(stride), '--log_level', 'ERROR'])
+    _quiet(csv2json.main, ['--input', csv_data, '--output', json_dir, '--width', '640', '--height', '480', '--fps',
+                           '30', '--clip_len', str(clip_len), '--stride', str(stride), '--log_level', 'ERROR'])
     _quiet(gen_trainDataset.main, ['--input', json_dir, '--output', dataset, '--force', '--log_level', 'ERROR'])
     _quiet(kinetics_gendata.main, ['--data_path', dataset, '--out_folder', dataset, '--max_frame', str(clip_len),
                                    '--num_person_out', '2', '--num_workers', '1'])
-    with open(os.path.join(dataset, 'kinetics_val_label.json')) as handle:
-        val = {name.split('__')[1] for name in json.load(handle)}
+    held_out = held_out_recordings(os.path.join(dataset, 'kinetics_val_label.json'), csv_data)
     labels = os.path.join(work, 'labels')
     os.makedirs(labels, exist_ok=True)
-    held_out = []
-    for path in sample['csv']:
-        name = os.path.splitext(os.path.basename(path))[0]
-        if name in val:
-            behaviour = os.path.basename(os.path.dirname(path))
-            with open(os.path.join(labels, name + '_labels.csv'), 'w') as handle:
-                handle.write('frame,label\n' + ''.join(f'{t},{behaviour}\n' for t in range(frames)))
-            held_out.append(path)
-    return {'dataset': dataset, 'held_out': held_out, 'labels': labels}
+    write_frame_labels(held_out, labels)
+    return {'dataset': dataset, 'held_out': [path for path, _ in held_out], 'labels': labels}
 
 
 def train_and_label(data: dict[str, Any], work: str, mode: str, seed: int, epochs: int) -> dict[str, Any]:

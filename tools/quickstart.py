@@ -13,6 +13,7 @@ this script runs in; no shell is needed (Windows, macOS and Linux). ``--out`` pu
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import os
 import re
@@ -38,6 +39,19 @@ def run(args: Sequence[str], quiet_out: bool = False, quiet_err: bool = False, c
     if code != 0 and check:
         raise StepFailed(f'this command failed (exit code {code}): python {" ".join(args)}')
     return code
+
+
+def announce(start: float, total: int, number: int, text: str) -> None:
+    """The line that opens step ``number`` of ``total``, with the seconds since ``start``."""
+    print(f'\n==> [{int(time.time() - start)}s] {number}/{total} {text}', flush=True)
+
+
+def feeder_paths(dataset: str) -> tuple[list[str], list[str]]:
+    """The options naming the training and the validation arrays of ``dataset`` (given on the command line, so
+    that --out elsewhere than the checkout works too)."""
+    return tuple([f'--{which}_feeder_args', f'data_path={os.path.join(dataset, split + "_data.npy")}',
+                  f'label_path={os.path.join(dataset, split + "_label.pkl")}']
+                 for which, split in (('train', 'train'), ('test', 'val')))
 
 
 def latest_model(folder: str) -> str:
@@ -71,18 +85,12 @@ def quickstart(out: str = ROOT, epochs: int | None = None, recordings: int | Non
     if not os.path.isfile(os.path.join(ROOT, train_config)):
         raise StepFailed(f'{os.path.join(ROOT, train_config)} not found: run the quick start from a checkout of the '
                          'repository (the configs live there)')
-    # the dataset's paths are given on the command line, so that --out elsewhere than the checkout works too
-    train_data = ['--train_feeder_args', f'data_path={os.path.join(dataset, "train_data.npy")}',
-                  f'label_path={os.path.join(dataset, "train_label.pkl")}']
-    val_data = ['--test_feeder_args', f'data_path={os.path.join(dataset, "val_data.npy")}',
-                f'label_path={os.path.join(dataset, "val_label.pkl")}']
+    train_data, val_data = feeder_paths(dataset)
     size = (['--recordings', str(recordings)] if recordings else []) + (['--frames', str(frames)] if frames else [])
     epoch_args = ['--num_epoch', str(epochs)] if epochs else []
     run(['main.py', '-h'], quiet_out=True)  # says in one line what to do when the requirements are not installed
     start = time.time()
-
-    def step(number: int, text: str) -> None:
-        print(f'\n==> [{int(time.time() - start)}s] {number}/{STEPS} {text}', flush=True)
+    step = functools.partial(announce, start, STEPS)
 
     step(1, f'writing the sample DeepLabCut project to {sample}')
     run([os.path.join('tools', 'make_sample_data.py'), '--out', sample, '--seed', '0', *size])
@@ -162,13 +170,11 @@ def social_quickstart(out: str = ROOT, epochs: int | None = None, recordings: in
     sample, clips = os.path.join(data, 'social_sample'), os.path.join(data, 'social-json')
     dataset, labels = os.path.join(data, 'social-skeleton'), os.path.join(data, 'social-labels')
     config = os.path.join('config', 'st_gcn', 'rat_social', 'train.yaml')
+    train_data, val_data = feeder_paths(dataset)
     size = (['--recordings', str(recordings)] if recordings else []) + (['--frames', str(frames)] if frames else [])
     run(['main.py', '-h'], quiet_out=True)
     start = time.time()
-
-    def step(number: int, text: str) -> None:
-        print(f'\n==> [{int(time.time() - start)}s] {number}/6 {text}', flush=True)
-
+    step = functools.partial(announce, start, 6)
     step(1, f'writing the two-animal sample (maDLC) to {sample}')
     run([os.path.join('tools', 'make_sample_data.py'), '--social', '--out', sample, '--seed', '0', *size])
     step(2, 'csv2json: both animals of every recording in one clip')
@@ -182,11 +188,7 @@ def social_quickstart(out: str = ROOT, epochs: int | None = None, recordings: in
          '--max_frame', '64', '--num_person_out', '2'], quiet_err=True)
     step(4, f'training the pair model ({config}: both animals in the pair\'s frame)')
     shutil.rmtree(work, ignore_errors=True)
-    run(['main.py', 'recognition', '-c', config, '--work_dir', os.path.join(work, 'train'),
-         '--train_feeder_args', f'data_path={os.path.join(dataset, "train_data.npy")}',
-         f'label_path={os.path.join(dataset, "train_label.pkl")}',
-         '--test_feeder_args', f'data_path={os.path.join(dataset, "val_data.npy")}',
-         f'label_path={os.path.join(dataset, "val_label.pkl")}',
+    run(['main.py', 'recognition', '-c', config, '--work_dir', os.path.join(work, 'train'), *train_data, *val_data,
          '--label_names', os.path.join(dataset, 'classes.txt'), '--log_interval', '1000',
          *(['--num_epoch', str(epochs)] if epochs else [])])
     weights = latest_model(os.path.join(work, 'train'))
@@ -194,10 +196,8 @@ def social_quickstart(out: str = ROOT, epochs: int | None = None, recordings: in
     held_out = held_out_recordings(os.path.join(dataset, 'kinetics_val_label.json'), os.path.join(sample, 'csv_data'))
     shutil.rmtree(labels, ignore_errors=True)
     os.makedirs(os.path.join(labels, 'recordings'))
-    for path, behaviour in held_out:
-        name = os.path.splitext(os.path.basename(path))[0]
-        with open(os.path.join(labels, name + '_labels.csv'), 'w', encoding='utf-8') as handle:
-            handle.write('frame,label\n' + ''.join(f'{t},{behaviour}\n' for t in range(_rows(path))))
+    write_frame_labels(held_out, labels)
+    for path, _ in held_out:
         shutil.copyfile(path, os.path.join(labels, 'recordings', os.path.basename(path)))
     step(6, 'main.py demo: per-frame pair ethograms scored against the labels')
     demo = os.path.join(work, 'demo')
@@ -228,6 +228,15 @@ def held_out_recordings(label_json: str, csv_data: str) -> list[tuple[str, str]]
             if os.path.splitext(file)[0] in names:
                 found.append((os.path.join(csv_data, behaviour, file), behaviour))
     return found
+
+
+def write_frame_labels(recordings: Sequence[tuple[str, str]], folder: str) -> None:
+    """A per-frame label file ``<recording>_labels.csv`` (``frame,label``) in ``folder`` for each (pose file,
+    behaviour), every frame carrying the recording's behaviour."""
+    for path, behaviour in recordings:
+        name = os.path.splitext(os.path.basename(path))[0]
+        with open(os.path.join(folder, name + '_labels.csv'), 'w', encoding='utf-8') as handle:
+            handle.write('frame,label\n' + ''.join(f'{t},{behaviour}\n' for t in range(_rows(path))))
 
 
 def _rows(path: str) -> int:
